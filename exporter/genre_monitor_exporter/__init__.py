@@ -1,0 +1,1 @@
+"""The genre-monitor exporter: drift, data-quality and accuracy metrics."""

