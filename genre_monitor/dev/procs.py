@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -93,3 +95,20 @@ class ManagedProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=timeout)
+
+
+def project_command(name: str) -> str:
+    """A console script of this project: the one beside the running Python first
+    (the venv's bin need not be on PATH), then PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name}: not installed; run `make setup`")
+    return found
+
+
+def path_with_project_bin() -> str:
+    """PATH with the running Python's bin folder first, for child processes."""
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
