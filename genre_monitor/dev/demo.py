@@ -163,6 +163,9 @@ class Scenario:
             return conditions.get("Complete") == "True"
 
         wait_until(finished, 300, f"Job {job_name} to complete")
+        for log in sorted((self.loop.workdir / "logs" / "jobs").glob(f"{job_name}-*.log")):
+            for line in log.read_text().splitlines():
+                self.say(f"  trainer: {line}")
         self.say(f"Job {job_name} complete: trainer wrote {self.data_dir / 'model.joblib'} "
                  "and a new reference", mark="job_complete")
 
