@@ -39,7 +39,7 @@ from cryptography.x509.oid import NameOID
 from genre_monitor.dev.paths import tool
 from genre_monitor.dev.procs import ManagedProcess, free_port
 
-SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/16"
 KUBERNETES_SERVICE_IP = "10.0.0.1"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 ADMIN_USER = "genre-monitor-admin"

@@ -1,0 +1,90 @@
+"""The operator's own configuration, from its environment (the chart sets it).
+
+These are the defaults a GenreMonitor's spec may override: the exporter
+image, where alerts go and which labels kube-prometheus-stack selects on.
+Parsing is pure (a mapping in, a frozen value out) so it is tested without a
+process environment; a bad value is an error naming the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_EXPORTER_IMAGE = "ghcr.io/genre-monitor/genre-monitor-exporter:0.1.0"
+DEFAULT_SELECTOR_LABELS = {"release": "kube-prometheus-stack"}
+DEFAULT_DASHBOARD_LABELS = {"grafana_dashboard": "1"}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    exporter_image: str = DEFAULT_EXPORTER_IMAGE
+    exporter_image_pull_policy: str = "IfNotPresent"
+    # The project's webhook; empty: no AlertmanagerConfig unless a monitor names its own.
+    webhook_url: str = ""
+    webhook_token_secret_name: str = ""
+    webhook_token_secret_namespace: str = ""
+    webhook_token_secret_key: str = "token"  # noqa: S105 - a key name, not a secret
+    prometheus_selector_labels: Mapping[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_SELECTOR_LABELS)
+    )
+    alertmanager_config_labels: Mapping[str, str] = field(default_factory=dict)
+    dashboards_per_monitor: bool = True
+    dashboard_labels: Mapping[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_DASHBOARD_LABELS)
+    )
+    dashboard_annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+def _labels(environ: Mapping[str, str], name: str, default: Mapping[str, str]) -> dict:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return dict(default)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{name}: expected a JSON object of strings ({error})") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigError(f"{name}: expected a JSON object of strings, got {raw!r}")
+    return value
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+
+
+def config_from_env(environ: Mapping[str, str] | None = None) -> OperatorConfig:
+    env = os.environ if environ is None else environ
+    own_namespace = env.get("POD_NAMESPACE", "")
+    return OperatorConfig(
+        exporter_image=env.get("GENRE_MONITOR_EXPORTER_IMAGE") or DEFAULT_EXPORTER_IMAGE,
+        exporter_image_pull_policy=env.get("GENRE_MONITOR_EXPORTER_IMAGE_PULL_POLICY")
+        or "IfNotPresent",
+        webhook_url=env.get("GENRE_MONITOR_WEBHOOK_URL", ""),
+        webhook_token_secret_name=env.get("GENRE_MONITOR_WEBHOOK_TOKEN_SECRET_NAME", ""),
+        webhook_token_secret_namespace=env.get("GENRE_MONITOR_WEBHOOK_TOKEN_SECRET_NAMESPACE")
+        or own_namespace,
+        webhook_token_secret_key=env.get("GENRE_MONITOR_WEBHOOK_TOKEN_SECRET_KEY") or "token",
+        prometheus_selector_labels=_labels(
+            env, "GENRE_MONITOR_PROMETHEUS_SELECTOR_LABELS", DEFAULT_SELECTOR_LABELS
+        ),
+        alertmanager_config_labels=_labels(env, "GENRE_MONITOR_ALERTMANAGER_CONFIG_LABELS", {}),
+        dashboards_per_monitor=_bool(env, "GENRE_MONITOR_DASHBOARDS_PER_MONITOR", True),
+        dashboard_labels=_labels(env, "GENRE_MONITOR_DASHBOARD_LABELS", DEFAULT_DASHBOARD_LABELS),
+        dashboard_annotations=_labels(env, "GENRE_MONITOR_DASHBOARD_ANNOTATIONS", {}),
+    )

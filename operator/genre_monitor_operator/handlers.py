@@ -1,0 +1,179 @@
+"""kopf handlers: thin adapters from kopf's causes to ``operations``.
+
+- create/update/resume: reconcile children and status (level-based);
+- an operator-wide loop: periodic resync (restores what no watch sees, e.g. the copied
+  token Secret) and the exporter's evaluation summary;
+- every watch event of a monitor: act on status.retrain.pendingRequest
+  (kopf's update handlers ignore status-only changes, watch events do not,
+  so a request is acted on as soon as the webhook records it);
+- watch events of retraining Jobs: follow them to their end;
+- watch events of children: a child edited or deleted by hand is put back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import kopf
+
+from genre_monitor import api
+from genre_monitor_operator import operations
+from genre_monitor_operator import retrain as decisions
+from genre_monitor_operator.children import desired_children
+from genre_monitor_operator.compare import needs_apply
+from genre_monitor_operator.exporter_client import fetch_evaluation
+from genre_monitor_operator.manifests.alerting import webhook_target
+from genre_monitor_operator.settings import CHILD_RESOURCES, MONITORS
+from genre_monitor_operator.spec import SpecError, parse_monitor
+
+RESYNC_SECONDS = 60.0
+
+
+def _report(body: kopf.Body, outcome: operations.Outcome | None,
+            logger: logging.Logger | logging.LoggerAdapter) -> None:
+    """Log what happened and post Events for the transitions worth a human's attention."""
+    if outcome is None:
+        return
+    if outcome.result is not None and (outcome.result.applied or outcome.result.deleted):
+        logger.info("children applied: %s; deleted: %s", outcome.result.applied,
+                    outcome.result.deleted)
+    for condition in outcome.transitions:
+        kind = "Warning" if (condition.type, condition.status) in (
+            ("Ready", "False"), ("Degraded", "True")) else "Normal"
+        kopf.event(body, type=kind, reason=condition.reason,
+                   message=f"{condition.type}={condition.status}: {condition.message}")
+    decision = outcome.decision
+    if decision is not None:
+        if decision.action == decisions.CREATE:
+            target = f"Job {outcome.job}" if outcome.job else "the retrain endpoint"
+            kopf.event(body, type="Normal", reason="RetrainStarted",
+                       message=f"retraining with {target}")
+        elif decision.action == decisions.SKIP:
+            kopf.event(body, type="Normal", reason="RetrainSkipped",
+                       message=f"{decision.skip_reason}: {decision.detail}")
+        logger.info("retrain request: %s %s %s", decision.action, decision.skip_reason or "",
+                    decision.detail)
+    if outcome.error:
+        logger.warning("%s", outcome.error)
+
+
+@kopf.index(*MONITORS)
+def monitors_by_name(namespace: str, name: str, body: kopf.Body, **_):
+    """The latest body of every monitor, for child events to find their owner."""
+    return {(namespace, name): body}
+
+
+@kopf.on.resume(*MONITORS)
+@kopf.on.create(*MONITORS)
+@kopf.on.update(*MONITORS)
+def reconcile(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
+    outcome = operations.reconcile_monitor(memo.kube, memo.config, dict(body))
+    _report(body, outcome, logger)
+
+
+def resync_one(memo: kopf.Memo, body: dict) -> None:
+    """Periodic level-based pass over one monitor: children (restores what no watch
+    sees, e.g. the copied token Secret), the evaluation summary, a missed request."""
+    logger = logging.getLogger(__name__)
+    try:
+        evaluation = fetch_evaluation(parse_monitor(body))
+    except SpecError:
+        evaluation = None
+    kbody = kopf.Body(body)
+    _report(kbody, operations.reconcile_monitor(memo.kube, memo.config, body, evaluation,
+                                                read_evaluation=True), logger)
+    # A request whose watch event was missed (e.g. the apiserver was away) is not lost.
+    _report(kbody, operations.handle_retrain_request(memo.kube, body), logger)
+
+
+async def _resync_forever(memo: kopf.Memo, index: kopf.Index) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(RESYNC_SECONDS)
+        for store in list(index.values()):
+            for body in list(store):
+                if body.get("metadata", {}).get("deletionTimestamp"):
+                    continue
+                try:
+                    await loop.run_in_executor(None, resync_one, memo, dict(body))
+                except Exception:  # one bad monitor must not stop the others' resync
+                    logging.getLogger(__name__).exception(
+                        "resync of %s/%s failed", body["metadata"].get("namespace"),
+                        body["metadata"].get("name"))
+
+
+@kopf.on.startup()
+async def start_resync(memo: kopf.Memo, monitors_by_name: kopf.Index, **_) -> None:
+    """One operator-wide loop rather than a kopf timer per monitor: kopf timers put
+    a finalizer on every monitor, so deleting one would wait for the operator."""
+    memo.resync_task = asyncio.create_task(_resync_forever(memo, monitors_by_name))
+
+
+@kopf.on.cleanup()
+async def stop_resync(memo: kopf.Memo, **_) -> None:
+    task = getattr(memo, "resync_task", None)
+    if task is not None:
+        task.cancel()
+
+
+@kopf.on.event(*MONITORS)
+def retrain_requested(type: str | None, body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
+    if type == "DELETED" or body.metadata.get("deletionTimestamp"):
+        return
+    if not (body.get("status") or {}).get("retrain", {}).get("pendingRequest"):
+        return
+    _report(body, operations.handle_retrain_request(memo.kube, dict(body)), logger)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={api.LABEL_MONITOR: kopf.PRESENT,
+                                              api.LABEL_MANAGED_BY: api.MANAGED_BY})
+def retrain_job_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, logger,
+                        **_) -> None:
+    if type == "DELETED":
+        return
+    outcome = operations.track_job(memo.kube, dict(body))
+    if outcome is not None and outcome.transitions:
+        logger.info("retraining Job %s: %s", outcome.job,
+                    [f"{c.type}={c.status}" for c in outcome.transitions])
+
+
+def _owner(body: kopf.Body, index: kopf.Index) -> dict | None:
+    labels = body.metadata.labels or {}
+    store = index.get((body.metadata.namespace, labels.get(api.LABEL_MONITOR)))
+    owner = next(iter(store), None) if store else None
+    if owner is None or owner.get("metadata", {}).get("deletionTimestamp"):
+        return None
+    uids = {ref.get("uid") for ref in body.metadata.get("ownerReferences") or []}
+    return dict(owner) if owner["metadata"].get("uid") in uids else None
+
+
+def child_changed(type: str | None, body: kopf.Body, memo: kopf.Memo,
+                  monitors_by_name: kopf.Index, logger, **_) -> None:
+    """Put back a child deleted or edited by hand. ADDED and the initial listing
+    are our own creations or the resume handler's business."""
+    if type not in ("MODIFIED", "DELETED"):
+        return
+    owner = _owner(body, monitors_by_name)
+    if owner is None:
+        return  # not ours any more, or the monitor is being deleted (garbage collection)
+    if type == "MODIFIED":
+        try:
+            monitor = parse_monitor(owner)
+        except SpecError:
+            return
+        target = webhook_target(monitor, memo.config)
+        wanted = [child for child in desired_children(monitor, memo.config, target)
+                  if child["kind"] == body.get("kind")
+                  and child["metadata"]["name"] == body.metadata.name]
+        if not wanted or not needs_apply(wanted[0], dict(body)):
+            return  # the usual case: an echo of our own write, or a status update
+    logger.info("%s %s was %s by hand; reconciling", body.get("kind"), body.metadata.name,
+                type.lower())
+    _report(kopf.Body(owner), operations.reconcile_monitor(memo.kube, memo.config, owner),
+            logger)
+
+
+for _group, _version, _plural in CHILD_RESOURCES:
+    kopf.on.event(_group, _version, _plural, id=f"child-{_plural}",
+                  labels={api.LABEL_MANAGED_BY: api.MANAGED_BY})(child_changed)

@@ -1,0 +1,55 @@
+"""``genre-monitor-operator``: run the operator with kopf's own runner."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import kopf
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="genre-monitor-operator",
+        description="Reconcile GenreMonitor resources into exporters, alerts, dashboards "
+                    "and retraining Jobs.",
+    )
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", "-n", action="append", default=[], metavar="NAMESPACE",
+                       help="watch this namespace (repeatable)")
+    scope.add_argument("--all-namespaces", "-A", action="store_true",
+                       help="watch all namespaces (the default)")
+    parser.add_argument("--liveness", metavar="URL",
+                        help="serve a health endpoint, e.g. http://0.0.0.0:8080/healthz")
+    peering = parser.add_mutually_exclusive_group()
+    peering.add_argument("--peering", metavar="NAME",
+                         help="coordinate with other replicas through this KopfPeering "
+                              "(needs kopf's peering CRDs)")
+    peering.add_argument("--standalone", action="store_true",
+                         help="run without peering (the default: one replica)")
+    parser.add_argument("--log-format", choices=("json", "plain"), default="json")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("--verbose", action="store_true")
+    verbosity.add_argument("--quiet", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
+    kopf.configure(verbose=args.verbose, quiet=args.quiet, log_format=log_format)
+    # Importing registers the handlers (and the startup settings) with kopf.
+    from genre_monitor_operator import handlers  # noqa: F401
+
+    kopf.run(
+        clusterwide=not args.namespace,
+        namespaces=args.namespace,
+        liveness_endpoint=args.liveness,
+        standalone=args.peering is None,
+        peering_name=args.peering,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The operator's three jobs, independent of kopf (I/O):
+
+reconcile a monitor (children + Ready/Degraded/Drifting status), act on a
+pending retrain request, and follow a retraining Job to its end. Handlers
+call these; tests may call them directly against an apiserver.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kubernetes.client.rest import ApiException
+
+from genre_monitor import api
+from genre_monitor.retrain_request import STATUS_PATH, RetrainRequest
+from genre_monitor_operator import retrain as decisions
+from genre_monitor_operator import status as conditions
+from genre_monitor_operator.config import OperatorConfig
+from genre_monitor_operator.kube import Kube
+from genre_monitor_operator.manifests.job import job_name, retrain_job
+from genre_monitor_operator.reconcile import Result, reconcile_children
+from genre_monitor_operator.retrain_http import RetrainHttpError, call_retrain_endpoint
+from genre_monitor_operator.spec import Monitor, SpecError, parse_monitor
+from genre_monitor_operator.status_io import update_status
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class Outcome:
+    """What happened, for logs and Kubernetes Events."""
+
+    result: Result | None = None
+    transitions: list[conditions.Condition] = field(default_factory=list)
+    decision: decisions.Decision | None = None
+    job: str | None = None
+    error: str | None = None
+
+
+def _transitions(before: dict, after: dict | None) -> list[conditions.Condition]:
+    if after is None:
+        return []
+    old = {c["type"]: c["status"] for c in (before.get("status") or {}).get("conditions") or []}
+    return [conditions.Condition(c["type"], c["status"], c["reason"], c.get("message", ""))
+            for c in (after.get("status") or {}).get("conditions") or []
+            if old.get(c["type"]) != c["status"]]
+
+
+def reconcile_monitor(kube: Kube, config: OperatorConfig, body: dict,
+                      evaluation: conditions.Evaluation | None = None,
+                      read_evaluation: bool = False,
+                      dashboard_base: dict | None = None) -> Outcome:
+    """Children in place, then status: Ready, Degraded and (with an evaluation) Drifting."""
+    now = utcnow()
+    outcome = Outcome()
+    try:
+        monitor = parse_monitor(body)
+    except SpecError as error:
+        updates = [conditions.Condition(conditions.READY, conditions.FALSE, error.reason,
+                                        error.message)]
+        after = update_status(kube, body, lambda b: conditions.conditions_patch(b, updates, now))
+        outcome.transitions = _transitions(body, after)
+        outcome.error = error.message
+        return outcome
+    result = reconcile_children(kube, monitor, config, dashboard_base)
+    outcome.result = result
+    updates = [
+        conditions.ready_condition([(p.reason, p.message) for p in result.problems]),
+        conditions.degraded_condition(result.deployment, evaluation),
+    ]
+    if read_evaluation:
+        updates.append(conditions.drifting_condition(evaluation, monitor.max_drifted_features))
+
+    def compute(current: dict) -> dict | None:
+        retrain_status = (current.get("status") or {}).get("retrain") or {}
+        all_updates = [*updates, conditions.retraining_condition(retrain_status)]
+        patch = conditions.conditions_patch(current, all_updates, now) or {}
+        if read_evaluation:
+            summary = evaluation.to_status() if evaluation else None
+            if summary != (current.get("status") or {}).get("lastEvaluation"):
+                patch["lastEvaluation"] = summary
+        return patch or None
+
+    after = update_status(kube, body, compute)
+    outcome.transitions = _transitions(body, after)
+    return outcome
+
+
+def _pending(body: dict) -> RetrainRequest | None:
+    node = body.get("status") or {}
+    for key in STATUS_PATH:
+        node = node.get(key) if isinstance(node, dict) else None
+    return RetrainRequest.from_status(node)
+
+
+def monitor_jobs(kube: Kube, monitor: Monitor) -> list[decisions.JobSummary]:
+    jobs = kube.list("batch/v1", "Job", monitor.namespace, f"{api.LABEL_MONITOR}={monitor.name}")
+    return [decisions.summarize_job(job) for job in jobs if _owned(job, monitor)]
+
+
+def _owned(job: dict, monitor: Monitor) -> bool:
+    refs = (job.get("metadata") or {}).get("ownerReferences") or []
+    return any(ref.get("uid") == monitor.uid for ref in refs)
+
+
+def handle_retrain_request(kube: Kube, body: dict) -> Outcome | None:
+    """Act on status.retrain.pendingRequest, if any: one Job per incident."""
+    request = _pending(body)
+    if request is None:
+        return None
+    now = utcnow()
+    outcome = Outcome()
+    try:
+        monitor = parse_monitor(body)
+    except SpecError as error:
+        monitor, outcome.error = None, error.message
+    retrain_status = (body.get("status") or {}).get("retrain") or {}
+    if monitor is None:
+        decision = decisions.Decision(decisions.SKIP, decisions.SKIP_NOT_A_TRIGGER,
+                                      detail=f"the spec is unusable: {outcome.error}")
+        jobs = []
+    else:
+        jobs = monitor_jobs(kube, monitor)
+        decision = decisions.decide(now, request, monitor.retrain, retrain_status, jobs)
+    outcome.decision = decision
+    name, http_result = decision.job_name, None
+    if decision.action == decisions.CREATE:
+        if monitor.retrain.job_template is not None:
+            name = job_name(monitor, request.id)
+            try:
+                kube.create(retrain_job(monitor, request))
+            except ApiException as error:
+                if error.status != 409:  # 409: made before a restart; ours all the same
+                    raise
+        else:
+            name = None
+            try:
+                call_retrain_endpoint(kube, monitor, request)
+                http_result = decisions.RESULT_REQUESTED
+            except RetrainHttpError as error:
+                http_result, outcome.error = decisions.RESULT_REQUEST_FAILED, str(error)
+    outcome.job = name
+
+    def compute(current: dict) -> dict | None:
+        current_retrain = (current.get("status") or {}).get("retrain") or {}
+        pending = _pending(current)
+        still_pending = pending is not None and pending.id == request.id
+        retrain_patch = decisions.status_after(now, request, decision, current_retrain, name,
+                                               http_result, still_pending)
+        if not retrain_patch:
+            return None
+        merged = {**current_retrain, **retrain_patch}
+        patch = {"retrain": retrain_patch}
+        cond = conditions.conditions_patch(current, [conditions.retraining_condition(merged)], now)
+        if cond and "conditions" in cond:
+            patch["conditions"] = cond["conditions"]
+        return patch
+
+    update_status(kube, body, compute)
+    return outcome
+
+
+def track_job(kube: Kube, job: dict) -> Outcome | None:
+    """Record a retraining Job's progress on its monitor (the Job is the evidence)."""
+    meta = job.get("metadata") or {}
+    owner = (meta.get("labels") or {}).get(api.LABEL_MONITOR)
+    if not owner:
+        return None
+    body = kube.get_monitor(meta["namespace"], owner)
+    if body is None:
+        return None
+    summary = decisions.summarize_job(job)
+    now = utcnow()
+
+    def compute(current: dict) -> dict | None:
+        retrain_status = (current.get("status") or {}).get("retrain") or {}
+        progress = decisions.job_progress(retrain_status, summary)
+        if progress is None:
+            return None
+        merged = {**retrain_status, **progress}
+        patch = {"retrain": progress}
+        cond = conditions.conditions_patch(current, [conditions.retraining_condition(merged)], now)
+        if cond and "conditions" in cond:
+            patch["conditions"] = cond["conditions"]
+        return patch
+
+    after = update_status(kube, body, compute)
+    return Outcome(transitions=_transitions(body, after), job=summary.name)

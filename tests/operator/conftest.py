@@ -1,0 +1,1 @@
+"""Fixtures of the operator tests (shared ones are in tests/fixtures)."""
