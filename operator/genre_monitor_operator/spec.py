@@ -3,7 +3,7 @@
 The apiserver has already validated and defaulted the spec against the CRD
 schema, so this is where the operator reads it, not where it is policed.
 The defaults below repeat the CRD's for bodies that never went through an
-apiserver (unit tests, kmock); a test checks both agree. What the schema
+apiserver (unit tests); a test checks both agree. What the schema
 cannot know (a referenced Secret is missing, a Job template the apiserver
 will refuse) is found later and reported as Ready=False, never a crash.
 """
