@@ -1,0 +1,147 @@
+"""The Prometheus view of the exporter: a custom Collector that yields fresh
+metric families from the last good evaluation and the exporter's health.
+
+Nothing is computed here: a scrape only formats numbers already in memory,
+so /metrics stays fast while an evaluation runs. Families are rebuilt on each
+collect(), so a feature or class that disappears from the data disappears
+from /metrics too. Names come from genre_monitor.metric_names (the contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from genre_monitor import metric_names as m
+
+from .evaluation import EvaluationResult
+from .sources import ERROR_REASONS
+
+DATASETS = (m.DATASET_REFERENCE, m.DATASET_CURRENT)
+
+
+@dataclass
+class ExporterState:
+    """What /metrics shows: the last good result (kept through failures) and health."""
+
+    result: EvaluationResult | None = None
+    data_up: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DATASETS, 0))
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_REASONS, 0))
+    last_duration_seconds: float | None = None
+    last_success_timestamp: float | None = None
+    evaluations_completed: int = 0
+
+
+class ExporterCollector(Collector):
+    def __init__(self, state: ExporterState):
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        yield from _health(self.state)
+        if self.state.result is not None:
+            yield from _result(self.state.result)
+
+
+def _gauge(name: str, documentation: str, labels: tuple[str, ...] = ()) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, labels=list(labels))
+
+
+def _health(state: ExporterState) -> Iterator[Metric]:
+    up = _gauge(
+        m.DATA_UP, "1 if the data set was read and checked at the last attempt", ("dataset",)
+    )
+    for dataset in DATASETS:
+        up.add_metric([dataset], state.data_up.get(dataset, 0))
+    yield up
+
+    errors = CounterMetricFamily(
+        m.EVALUATION_ERRORS_TOTAL, "Failed evaluations by reason", labels=["reason"]
+    )
+    for reason, count in state.errors.items():
+        errors.add_metric([reason], count)
+    yield errors
+
+    if state.last_duration_seconds is not None:
+        duration = _gauge(m.EVALUATION_DURATION_SECONDS, "Duration of the last evaluation")
+        duration.add_metric([], state.last_duration_seconds)
+        yield duration
+    if state.last_success_timestamp is not None:
+        last = _gauge(
+            m.LAST_EVALUATION_TIMESTAMP_SECONDS,
+            "Unix time of the last successful evaluation",
+        )
+        last.add_metric([], state.last_success_timestamp)
+        yield last
+
+
+def _result(result: EvaluationResult) -> Iterator[Metric]:
+    score = _gauge(
+        m.FEATURE_DRIFT_SCORE,
+        "Drift score per feature: a p-value (ks, chisquare, z; drift when small) "
+        "or a distance (wasserstein, psi, jensenshannon; drift when large)",
+        ("feature", "method"),
+    )
+    detected = _gauge(m.FEATURE_DRIFT_DETECTED, "1 if drift is detected", ("feature",))
+    for feature in result.features:
+        score.add_metric([feature.feature, feature.method], feature.score)
+        detected.add_metric([feature.feature], int(feature.detected))
+    yield score
+    yield detected
+
+    count = _gauge(m.DRIFTED_FEATURES, "Features with drift detected")
+    count.add_metric([], result.drifted_features)
+    yield count
+    ratio = _gauge(m.DRIFTED_FEATURES_RATIO, "Share of features with drift detected")
+    ratio.add_metric([], result.drifted_features_ratio)
+    yield ratio
+
+    thresholds = _gauge(m.DRIFT_THRESHOLD, "Drift threshold in force per method", ("method",))
+    for method, threshold in sorted(result.thresholds.items()):
+        thresholds.add_metric([method], threshold)
+    yield thresholds
+
+    if result.prediction_drift is not None:
+        drift = result.prediction_drift
+        prediction_score = _gauge(
+            m.PREDICTION_DRIFT_SCORE, "Drift score of the predicted class", ("method",)
+        )
+        prediction_score.add_metric([drift.method], drift.score)
+        yield prediction_score
+        prediction_detected = _gauge(m.PREDICTION_DRIFT_DETECTED, "1 if the predicted class drifts")
+        prediction_detected.add_metric([], int(drift.detected))
+        yield prediction_detected
+
+    predictions = _gauge(m.PREDICTIONS, "Rows per predicted class", ("genre", "dataset"))
+    rows = _gauge(m.ROWS, "Rows evaluated", ("dataset",))
+    empty = _gauge(m.EMPTY_ROWS, "Rows with every monitored column missing", ("dataset",))
+    duplicated = _gauge(m.DUPLICATED_ROWS, "Rows equal to an earlier row", ("dataset",))
+    missing = _gauge(m.MISSING_VALUES, "Missing values per feature", ("feature", "dataset"))
+    missing_ratio = _gauge(
+        m.MISSING_VALUES_RATIO, "Share of missing values per feature", ("feature", "dataset")
+    )
+    for dataset, quality in result.quality.items():
+        for genre, n in sorted(quality.class_counts.items()):
+            predictions.add_metric([genre, dataset], n)
+        rows.add_metric([dataset], quality.rows)
+        empty.add_metric([dataset], quality.empty_rows)
+        duplicated.add_metric([dataset], quality.duplicated_rows)
+        for feature, n in quality.missing_values.items():
+            missing.add_metric([feature, dataset], n)
+            missing_ratio.add_metric([feature, dataset], quality.missing_ratio(feature))
+    yield from (predictions, rows, empty, duplicated, missing, missing_ratio)
+
+    if result.classification is not None:
+        quality = result.classification
+        accuracy = _gauge(m.ACCURACY_RATIO, "Accuracy of the current predictions")
+        accuracy.add_metric([], quality.accuracy)
+        yield accuracy
+        f1 = _gauge(m.F1_SCORE_RATIO, "Macro F1 score of the current predictions")
+        f1.add_metric([], quality.f1_macro)
+        yield f1
+        per_class = _gauge(m.CLASS_F1_SCORE_RATIO, "F1 score per class", ("genre",))
+        for genre, value in sorted(quality.f1_by_class.items()):
+            per_class.add_metric([genre], value)
+        yield per_class

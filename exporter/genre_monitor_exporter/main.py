@@ -1,0 +1,107 @@
+"""`genre-monitor-exporter`: serve drift, data-quality and accuracy metrics,
+or evaluate once (`--once`) and print them in Prometheus text format."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from prometheus_client import generate_latest
+
+from .config import DRIFT_METHODS as _METHODS
+from .config import ConfigError, ExporterConfig, config_from_spec, load_spec_file
+
+log = logging.getLogger("genre_monitor_exporter")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="genre-monitor-exporter",
+        description="Compare a classifier's current prediction log with its reference data "
+        "and serve drift, data-quality and accuracy metrics to Prometheus.",
+    )
+    parser.add_argument("--spec", help="GenreMonitor spec as a YAML or JSON file")
+    parser.add_argument("--reference", help="reference data: path, file://, s3:// or http(s)://")
+    parser.add_argument("--current", help="current data (the prediction log), same forms")
+    parser.add_argument("--features", help="feature columns, comma separated")
+    parser.add_argument("--prediction", help="predicted class column")
+    parser.add_argument("--target", help="true class column (enables accuracy and F1)")
+    parser.add_argument("--drift-method", choices=_METHODS, help="drift method (default auto)")
+    parser.add_argument(
+        "--drift-threshold", type=float, help="drift threshold (default: the method's)"
+    )
+    parser.add_argument("--interval", help="evaluation interval, e.g. 30s, 5m (default 30s)")
+    parser.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    parser.add_argument(
+        "--once", action="store_true", help="evaluate once, print the metrics, exit"
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    return parser.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace) -> ExporterConfig:
+    spec = load_spec_file(args.spec) if args.spec else {}
+    return config_from_spec(
+        spec,
+        {
+            "reference_uri": args.reference,
+            "current_uri": args.current,
+            "features": args.features,
+            "prediction": args.prediction,
+            "target": args.target,
+            "drift_method": args.drift_method,
+            "drift_threshold": args.drift_threshold,
+            "interval_seconds": args.interval,
+            "host": args.host,
+            "port": args.port,
+        },
+    )
+
+
+def run_once(config: ExporterConfig) -> int:
+    """Evaluate in this process, print the metrics; 1 if the data cannot be evaluated."""
+    import asyncio
+
+    from .server import ExporterService
+
+    service = ExporterService(config, isolation="thread")
+    try:
+        result = asyncio.run(service.evaluate("once"))
+    finally:
+        service.close()
+    if result is None:
+        print(
+            "genre-monitor-exporter: the data cannot be evaluated (see the log above)",
+            file=sys.stderr,
+        )
+        return 1
+    sys.stdout.write(generate_latest(service.registry).decode())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.Formatter.converter = time.gmtime
+    try:
+        config = build_config(args)
+    except ConfigError as error:
+        print(f"genre-monitor-exporter: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    if args.once:
+        return run_once(config)
+    from .server import serve
+
+    serve(config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
