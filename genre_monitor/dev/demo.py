@@ -214,13 +214,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", default="1s", help="scrape/evaluation interval")
 
 
+def interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def command(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="genre-monitor-demo-"))
     timeline = Timeline()
     loop = LocalLoop(workdir, timeline, interval=args.interval)
     scenario = Scenario(loop, workdir / "data", timeline)
-    # Ctrl-C (and a plain kill) stop every component cleanly.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C, and a plain kill, stop every component cleanly.
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         loop.start()
         scenario.run()
