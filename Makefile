@@ -27,7 +27,7 @@ lint: venv
 
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/pytest -m "unit or integration or e2e"
+	$(BIN)/pytest
 
 test-unit: venv
 	$(BIN)/pytest -m unit

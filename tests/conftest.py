@@ -1,8 +1,19 @@
-"""Shared fixtures: real Prometheus/Alertmanager and the real test cluster."""
+"""Shared fixtures: real Prometheus/Alertmanager and the real test cluster.
 
-import importlib.util
+Every test belongs to one tier (unit, integration or e2e); an unmarked test
+is an error rather than something a tier selection silently skips.
+"""
 
-pytest_plugins = ["tests.fixtures.prometheus"]
-# The cluster fixtures arrive with the control-plane build; register them when present.
-if importlib.util.find_spec("tests.fixtures.cluster") is not None:
-    pytest_plugins.append("tests.fixtures.cluster")
+import pytest
+
+pytest_plugins = ["tests.fixtures.prometheus", "tests.fixtures.cluster"]
+
+TIERS = {"unit", "integration", "e2e"}
+
+
+def pytest_collection_modifyitems(items):
+    unmarked = [item.nodeid for item in items if not TIERS & {m.name for m in item.iter_markers()}]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests without a tier marker (unit, integration or e2e): " + ", ".join(unmarked)
+        )
