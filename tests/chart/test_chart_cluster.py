@@ -189,7 +189,9 @@ def test_uninstall_leaves_nothing_but_the_crd(k8s_cluster, k8s_api, k8s_namespac
     assert leftovers(k8s_api, k8s_namespace, release)  # the check sees the installed objects
     helm_in(k8s_cluster, "uninstall", release, "--namespace", k8s_namespace, "--wait")
     assert leftovers(k8s_api, k8s_namespace, release) == []
-    assert ApiextensionsV1Api(k8s_api).read_custom_resource_definition(api.CRD_NAME)
+    crds = ApiextensionsV1Api(k8s_api)
+    for name in (api.CRD_NAME, "clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"):
+        assert crds.read_custom_resource_definition(name)
 
 
 # -- least privilege ------------------------------------------------------------

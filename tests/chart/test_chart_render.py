@@ -35,7 +35,8 @@ pytestmark = pytest.mark.integration
 # kubernetes-validate knows.
 KUBERNETES_VERSIONS = ("1.27.0", kubernetes_validate.latest_version())
 # Kinds validated elsewhere: no offline schema exists for them.
-CRD_KINDS = {"GenreMonitor", "ServiceMonitor", "PrometheusRule", "AlertmanagerConfig"}
+CRD_KINDS = {"GenreMonitor", "ServiceMonitor", "PrometheusRule", "AlertmanagerConfig",
+             "ClusterKopfPeering", "KopfPeering"}
 
 # checkov findings accepted, each with why and in which scenarios. Everything
 # else checkov reports fails the test, and each skip is proved necessary only
@@ -72,7 +73,7 @@ def rendered() -> dict[str, list[dict]]:
 def test_ci_scenarios_exist():
     assert {scenario_name(p) for p in CI_VALUES} >= {
         "default", "namespaced", "existing-secret", "networkpolicy-pdb", "no-rbac",
-        "sample-monitor-pinned",
+        "sample-monitor-pinned", "peering",
     }
 
 
@@ -120,11 +121,71 @@ def test_sample_monitor_matches_the_crd_schema(rendered):
 
 def test_chart_crd_is_identical_to_the_top_level_crd():
     chart_crds = sorted((CHART_DIR / "crds").glob("*.yaml"))
-    assert [p.name for p in chart_crds] == ["genremonitor.yaml"]
+    # The GenreMonitor CRD, and kopf's peering CRDs (used with operator replicas > 1).
+    assert [p.name for p in chart_crds] == ["genremonitor.yaml", "kopf-peering.yaml"]
     top_level = REPO_ROOT / "crds" / "genremonitor.yaml"
     assert chart_crds[0].read_bytes() == top_level.read_bytes(), (
         f"{chart_crds[0]} differs from {top_level}: copy the top-level CRD into the chart"
     )
+
+
+def test_peering_crds_are_kopfs_at_both_scopes():
+    crds = {doc["metadata"]["name"]: doc for doc in yaml.safe_load_all(
+        (CHART_DIR / "crds" / "kopf-peering.yaml").read_text()) if doc}
+    assert {name: (crd["spec"]["scope"], crd["spec"]["names"]["kind"])
+            for name, crd in crds.items()} == {
+        "clusterkopfpeerings.kopf.dev": ("Cluster", "ClusterKopfPeering"),
+        "kopfpeerings.kopf.dev": ("Namespaced", "KopfPeering")}
+    for crd in crds.values():  # kopf keeps its keep-alives in status
+        schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        assert schema["properties"]["status"]["x-kubernetes-preserve-unknown-fields"]
+
+
+def kopf_rules(role: dict) -> list[dict]:
+    return [rule for rule in role["rules"] if rule["apiGroups"] == ["kopf.dev"]]
+
+
+def test_one_replica_runs_standalone_without_peering(rendered):
+    docs = rendered["default"]
+    deployment = one(docs, "Deployment", f"{RELEASE}-genre-monitor-operator")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    args = container(docs, "operator")["args"]
+    assert "--standalone" in args and not any(a.startswith("--peering") for a in args)
+    assert not find(docs, "ClusterKopfPeering") and not find(docs, "KopfPeering")
+    assert kopf_rules(one(docs, "ClusterRole", f"{RELEASE}-genre-monitor-operator")) == []
+
+
+def test_more_replicas_peer_through_the_charts_peering_object(rendered):
+    docs = rendered["peering"]
+    name = f"{RELEASE}-genre-monitor-operator"
+    deployment = one(docs, "Deployment", name)
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    operator = container(docs, "operator")
+    assert f"--peering={name}" in operator["args"] and "--standalone" not in operator["args"]
+    pod_id = next(e for e in operator["env"] if e["name"] == "POD_ID")
+    assert pod_id["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert one(docs, "ClusterKopfPeering", name)
+    assert kopf_rules(one(docs, "ClusterRole", name)) == [
+        {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"],
+         "verbs": ["list", "watch"]},
+        {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"],
+         "resourceNames": [name], "verbs": ["patch"]},
+    ]
+
+
+def test_namespaced_peering_uses_a_kopfpeering_per_watched_namespace():
+    docs = render([CHART_DIR / "ci" / "namespaced-values.yaml"],
+                  sets={"operator.peering.enabled": "true", "operator.peering.name": "gm-peers"})
+    assert one(docs, "Deployment", f"{RELEASE}-genre-monitor-operator")["spec"]["replicas"] == 1
+    assert "--peering=gm-peers" in container(docs, "operator")["args"]
+    assert {p["metadata"]["namespace"] for p in find(docs, "KopfPeering", "gm-peers")} == {
+        "ml-team-a", "ml-team-b"}
+    assert not find(docs, "ClusterKopfPeering")
+    for role in find(docs, "Role", f"{RELEASE}-genre-monitor-operator"):
+        assert {r["resources"][0] for r in kopf_rules(role)} == {"kopfpeerings"}
 
 
 def run_checkov(directory: Path) -> list[dict]:
@@ -332,7 +393,9 @@ def test_pinned_images_use_digests(rendered):
 
 
 @pytest.mark.parametrize(("sets", "message"), [
-    ({"operator.replicas": "2"}, "/operator/replicas"),
+    ({"operator.replicas": "-1"}, "/operator/replicas"),
+    ({"operator.peering.lifetime": "1"}, "/operator/peering/lifetime"),
+    ({"operator.peering.name": "Not_A_Name"}, "/operator/peering/name"),
     ({"operator.watchNamespaces[0]": "Not_A_Namespace"}, "/operator/watchNamespaces/0"),
     ({"webhook.token.length": "8"}, "/webhook/token/length"),
     ({"operator.image.digest": "latest"}, "/operator/image/digest"),

@@ -5,6 +5,7 @@ as the chart's ServiceAccount. Shared by the integration tests and the benchmark
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ from genre_monitor.dev.procs import ManagedProcess, free_port, http_ok, wait_unt
 RELEASE, RELEASE_NAMESPACE = "gm", "genre-monitor-system"
 CHART = REPO_ROOT / "charts" / "genre-monitor"
 CRD = REPO_ROOT / "crds" / "genremonitor.yaml"
+PEERING_CRDS = CHART / "crds" / "kopf-peering.yaml"
 SERVICE_ACCOUNT = f"{RELEASE}-genre-monitor-operator"
 TOKEN_SECRET = f"{RELEASE}-genre-monitor-webhook-token"
 WEBHOOK_URL = f"http://{RELEASE}-genre-monitor-webhook.{RELEASE_NAMESPACE}.svc:8080/alerts"
@@ -41,6 +43,28 @@ def kubectl_apply(cluster, documents: list[dict]) -> None:
     subprocess.run([tool("kubectl"), "apply", "--server-side", "--force-conflicts", "-f", "-"],
                    input=yaml.safe_dump_all(documents), text=True, check=True,
                    capture_output=True, env=cluster.env())
+
+
+def bound_to(documents: list[dict], service_account: str, suffix: str) -> list[dict]:
+    """The same (Cluster)Roles under names of their own, bound to ``service_account``:
+    the chart's own identity, used by the other operator tests, is left untouched."""
+    documents = copy.deepcopy(documents)
+    for document in documents:
+        document["metadata"]["name"] += suffix
+        if "roleRef" in document:
+            document["roleRef"]["name"] += suffix
+            for subject in document["subjects"]:
+                subject["name"] = service_account
+    return documents
+
+
+def install_peering_crds(cluster) -> None:
+    """kopf's peering CRDs as the chart ships them, served before returning."""
+    kubectl_apply(cluster, list(yaml.safe_load_all(PEERING_CRDS.read_text())))
+    for name in ("clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"):
+        subprocess.run([tool("kubectl"), "wait", "--for=condition=Established",
+                        "--timeout=60s", f"crd/{name}"], check=True, capture_output=True,
+                       env=cluster.env())
 
 
 def install_crd(cluster) -> None:
@@ -83,18 +107,25 @@ def operator_env(kubeconfig: Path) -> dict[str, str]:
 
 
 class OperatorProcess:
-    def __init__(self, kubeconfig: Path, log_path: Path) -> None:
+    def __init__(self, kubeconfig: Path, log_path: Path,
+                 peering_args: tuple[str, ...] = ("--standalone",),
+                 env: dict[str, str] | None = None) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
+        # What the chart's Deployment passes: --standalone for one replica,
+        # --peering NAME when replicas coordinate.
+        self.peering_args = peering_args
+        self.extra_env = env or {}
         self.port = free_port()
         self.process: ManagedProcess | None = None
 
     def start(self) -> OperatorProcess:
         script = Path(sys.executable).parent / "genre-monitor-operator"
-        argv = [str(script), "--all-namespaces", "--standalone",
+        argv = [str(script), "--all-namespaces", *self.peering_args,
                 f"--liveness=http://127.0.0.1:{self.port}/healthz"]
         self.process = ManagedProcess("operator", argv, self.log_path,
-                                      env=operator_env(self.kubeconfig)).start()
+                                      env={**operator_env(self.kubeconfig),
+                                           **self.extra_env}).start()
         wait_until(lambda: self.process.check_running() is None
                    and http_ok(f"http://127.0.0.1:{self.port}/healthz")(),
                    timeout=60, what="the operator's liveness endpoint")

@@ -63,6 +63,19 @@ app.kubernetes.io/component: {{ .component }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/*
+Operator peering: "true" when replicas coordinate through a kopf peering object
+(more than one replica, or asked for), else empty.
+*/}}
+{{- define "genre-monitor.operator.peering" -}}
+{{- if or .Values.operator.peering.enabled (gt (int .Values.operator.replicas) 1) }}true{{ end }}
+{{- end }}
+
+{{/* The kopf peering object's name: ClusterKopfPeering, or KopfPeering per watched namespace. */}}
+{{- define "genre-monitor.operator.peeringName" -}}
+{{- default (include "genre-monitor.componentName" (dict "root" . "component" "operator")) .Values.operator.peering.name }}
+{{- end }}
+
 {{/* ServiceAccount names: the generated one, or the one named in values. */}}
 {{- define "genre-monitor.operator.serviceAccountName" -}}
 {{- if .Values.operator.serviceAccount.create }}
