@@ -1,0 +1,101 @@
+"""Retraining by an HTTP call (e.g. a Prefect deployment's create_flow_run)
+instead of a Job: the operator, under the chart's RBAC, POSTs once per
+incident to the URL from the monitor's Secret, with its headers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from kubernetes.client import CoreV1Api
+
+from genre_monitor.dev.procs import free_port, wait_until
+from tests.operator.test_operator_cluster import (  # shared real-cluster helpers
+    create_monitor,
+    get_monitor,
+    jobs,
+    monitor_body,
+    operator,  # noqa: F401 - the fixture
+    operator_kubeconfig,  # noqa: F401 - the fixture
+    record_request,
+    retrain_request,
+    wait_ready,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def endpoint():
+    """A local stand-in for Prefect's API that records every POST."""
+    received: list[tuple[dict, dict]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append((dict(self.headers), body))
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/api/deployments/d1/create_flow_run", received
+    server.shutdown()
+
+
+def http_monitor(k8s_api, namespace: str, url: str) -> None:
+    CoreV1Api(k8s_api).create_namespaced_secret(namespace, {
+        "metadata": {"name": "prefect"},
+        "data": {
+            "url": base64.b64encode(url.encode()).decode(),
+            "headers": base64.b64encode(b'{"Authorization": "Bearer prefect-key"}').decode(),
+        },
+    })
+    body = monitor_body(namespace)
+    del body["spec"]["retrain"]["jobTemplate"]
+    body["spec"]["retrain"]["http"] = {"secretRef": {"name": "prefect"}}
+    create_monitor(k8s_api, body)
+    wait_ready(k8s_api, namespace, "gtzan")
+
+
+def last_result(k8s_api, namespace) -> str | None:
+    status = get_monitor(k8s_api, namespace, "gtzan").get("status") or {}
+    return (status.get("retrain") or {}).get("lastResult")
+
+
+def test_request_posts_once_to_the_endpoint_with_its_headers(
+    k8s_api, k8s_namespace, operator, endpoint  # noqa: F811 - fixtures
+):
+    url, received = endpoint
+    http_monitor(k8s_api, k8s_namespace, url)
+    request = retrain_request()
+    record_request(k8s_api, k8s_namespace, "gtzan", request)
+    wait_until(lambda: received, 20, "the POST to the retrain endpoint")
+    wait_until(lambda: last_result(k8s_api, k8s_namespace) == "Requested", 20, "lastResult")
+
+    headers, body = received[0]
+    assert headers["Authorization"] == "Bearer prefect-key"
+    assert headers["Idempotency-Key"] == request.id
+    assert body["parameters"]["monitor"] == "gtzan"
+    assert body["parameters"]["reason"] == request.reason
+
+    # A replay of the same incident calls nothing again, and no Job is created.
+    for _ in range(5):
+        record_request(k8s_api, k8s_namespace, "gtzan", request)
+    wait_until(lambda: not (get_monitor(k8s_api, k8s_namespace, "gtzan")["status"]["retrain"]
+                            .get("pendingRequest")), 20, "the replays to be handled")
+    assert len(received) == 1
+    assert jobs(k8s_api, k8s_namespace) == []
+
+
+def test_unreachable_endpoint_is_recorded_as_failed(k8s_api, k8s_namespace, operator):  # noqa: F811
+    http_monitor(k8s_api, k8s_namespace, f"http://127.0.0.1:{free_port()}/nothing-here")
+    record_request(k8s_api, k8s_namespace, "gtzan", retrain_request())
+    wait_until(lambda: last_result(k8s_api, k8s_namespace) == "RequestFailed", 30,
+               "lastResult RequestFailed")
