@@ -105,6 +105,7 @@ class LocalLoop:
         self._sync_thread: threading.Thread | None = None
         self._configured: dict[str, str] = {}
         self.sync_errors: list[str] = []
+        self._admin_client = None
 
     # -- start ----------------------------------------------------------
     def start(self) -> None:
@@ -170,7 +171,7 @@ class LocalLoop:
         """The token from the Secret the chart mounts into the webhook."""
         volumes = deployment["spec"]["template"]["spec"].get("volumes", [])
         secret = next(v["secret"] for v in volumes if "secret" in v)
-        core = CoreV1Api(self.cluster.api_client())
+        core = CoreV1Api(self.admin_client())
         data = core.read_namespaced_secret(secret["secretName"], SYSTEM_NAMESPACE).data
         return base64.b64decode(next(iter(data.values()))).decode()
 
@@ -209,6 +210,14 @@ class LocalLoop:
             f"Prometheus {self.prometheus.url}, Alertmanager {self.alertmanager.url}"
         )
 
+    def admin_client(self):
+        """One admin ApiClient for the loop's own calls (thread-safe connection pool)."""
+        if self._admin_client is None:
+            assert self.cluster is not None
+            self._admin_client = self.cluster.api_client()
+            self.stack.callback(self._admin_client.close)
+        return self._admin_client
+
     # -- the kubelet's and prometheus-operator's part -----------------------
     def _sync_forever(self) -> None:
         while not self._sync_stop.wait(0.2):
@@ -223,22 +232,21 @@ class LocalLoop:
     def sync_once(self) -> None:
         """Start exporters for new monitors, mirror monitoring objects into the
         native configs, run Job Pods."""
-        assert self.cluster is not None
-        with self.cluster.api_client() as client:
-            custom = CustomObjectsApi(client)
-            monitors = custom.list_cluster_custom_object(api.GROUP, api.VERSION, api.PLURAL)
-            for monitor in monitors["items"]:
-                self._ensure_exporter(client, monitor)
-                namespace = monitor["metadata"]["namespace"]
-                if namespace not in self.kubelets:
-                    self.kubelets[namespace] = LocalKubelet(
-                        api_client=self.cluster.api_client(),
-                        namespace=namespace,
-                        label_selector=JOB_POD_SELECTOR,
-                        logdir=self.workdir / "logs" / "jobs",
-                        extra_env={"PATH": path_with_project_bin()},
-                    )
-            self._mirror_monitoring(client)
+        client = self.admin_client()
+        custom = CustomObjectsApi(client)
+        monitors = custom.list_cluster_custom_object(api.GROUP, api.VERSION, api.PLURAL)
+        for monitor in monitors["items"]:
+            self._ensure_exporter(client, monitor)
+            namespace = monitor["metadata"]["namespace"]
+            if namespace not in self.kubelets:
+                self.kubelets[namespace] = LocalKubelet(
+                    api_client=client,
+                    namespace=namespace,
+                    label_selector=JOB_POD_SELECTOR,
+                    logdir=self.workdir / "logs" / "jobs",
+                    extra_env={"PATH": path_with_project_bin()},
+                )
+        self._mirror_monitoring(client)
         for kubelet in self.kubelets.values():
             for event in kubelet.poll():
                 self.timeline.say(event)
@@ -296,18 +304,16 @@ class LocalLoop:
         }
         core = CoreV1Api(client)
 
-        def secret_resolver(namespace: str):
-            def resolve(name: str, key: str) -> str:
-                data = core.read_namespaced_secret(name, namespace).data or {}
-                return base64.b64decode(data[key]).decode()
-            return resolve
+        def read_secret(namespace: str, name: str, key: str) -> str:
+            data = core.read_namespaced_secret(name, namespace).data or {}
+            if key not in data:
+                raise RuntimeError(f"Secret {namespace}/{name} has no key {key}")
+            return base64.b64decode(data[key]).decode()
 
         am_configs = objects("v1alpha1", "alertmanagerconfigs")
-        resolvers = {c["metadata"]["namespace"]: secret_resolver(c["metadata"]["namespace"])
-                     for c in am_configs}
-        am_native = native_config.alertmanager_config(
-            am_configs, lambda name, key, _r=resolvers: self._resolve_any(_r, name, key),
-        ) if am_configs else None
+        am_native = (
+            native_config.alertmanager_config(am_configs, read_secret) if am_configs else None
+        )
 
         prom_state = json.dumps([jobs, rules], sort_keys=True)
         if self._configured.get("prometheus") != prom_state:
@@ -325,39 +331,26 @@ class LocalLoop:
             self.timeline.say(
                 f"Alertmanager configured from {len(am_configs)} AlertmanagerConfig(s)")
 
-    @staticmethod
-    def _resolve_any(resolvers: dict, name: str, key: str) -> str:
-        errors = []
-        for resolve in resolvers.values():
-            try:
-                return resolve(name, key)
-            except (ApiException, KeyError) as error:
-                errors.append(str(error))
-        raise RuntimeError(f"Secret {name} key {key} not found: {errors}")
-
     # -- helpers for scenarios -------------------------------------------
     def apply_monitor(self, monitor: dict) -> None:
         assert self.cluster is not None
         namespace = monitor["metadata"]["namespace"]
-        with self.cluster.api_client() as client:
-            core = CoreV1Api(client)
-            try:
-                core.create_namespace({"metadata": {"name": namespace}})
-            except ApiException as error:
-                if error.status != 409:
-                    raise
-            CustomObjectsApi(client).create_namespaced_custom_object(
-                api.GROUP, api.VERSION, namespace, api.PLURAL, monitor)
+        client = self.admin_client()
+        try:
+            CoreV1Api(client).create_namespace({"metadata": {"name": namespace}})
+        except ApiException as error:
+            if error.status != 409:
+                raise
+        CustomObjectsApi(client).create_namespaced_custom_object(
+            api.GROUP, api.VERSION, namespace, api.PLURAL, monitor)
 
     def monitor(self, namespace: str, name: str) -> dict:
-        with self.cluster.api_client() as client:
-            return CustomObjectsApi(client).get_namespaced_custom_object(
-                api.GROUP, api.VERSION, namespace, api.PLURAL, name)
+        return CustomObjectsApi(self.admin_client()).get_namespaced_custom_object(
+            api.GROUP, api.VERSION, namespace, api.PLURAL, name)
 
     def jobs(self, namespace: str, name: str) -> list:
-        with self.cluster.api_client() as client:
-            return BatchV1Api(client).list_namespaced_job(
-                namespace, label_selector=f"{api.LABEL_MONITOR}={name}").items
+        return BatchV1Api(self.admin_client()).list_namespaced_job(
+            namespace, label_selector=f"{api.LABEL_MONITOR}={name}").items
 
     def firing_alerts(self, name: str) -> list[dict]:
         return [a for a in self.prometheus.alerts()

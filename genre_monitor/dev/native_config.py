@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-# A resolver for ``{name, key}`` Secret references in the object's namespace.
-SecretResolver = Callable[[str, str], str]
+# Resolves a Secret reference: (namespace, name, key) -> the value. Like
+# prometheus-operator, an AlertmanagerConfig only reads its own namespace's Secrets.
+SecretResolver = Callable[[str, str, str], str]
 
 
 def snake_case(name: str) -> str:
@@ -118,7 +119,8 @@ def webhook_config(webhook: dict, namespace: str, resolve_secret: SecretResolver
     if "url" in webhook:
         result["url"] = webhook["url"]
     elif "urlSecret" in webhook:
-        result["url"] = resolve_secret(webhook["urlSecret"]["name"], webhook["urlSecret"]["key"])
+        url = webhook["urlSecret"]
+        result["url"] = resolve_secret(namespace, url["name"], url["key"])
     if "maxAlerts" in webhook:
         result["max_alerts"] = webhook["maxAlerts"]
     authorization = webhook.get("httpConfig", {}).get("authorization")
@@ -127,7 +129,7 @@ def webhook_config(webhook: dict, namespace: str, resolve_secret: SecretResolver
         result["http_config"] = {
             "authorization": {
                 "type": authorization.get("type", "Bearer"),
-                "credentials": resolve_secret(credentials["name"], credentials["key"]),
+                "credentials": resolve_secret(namespace, credentials["name"], credentials["key"]),
             }
         }
     return result

@@ -76,9 +76,9 @@ def test_service_monitor_becomes_a_scrape_job_with_relabelings():
 
 
 def test_alertmanager_config_route_is_namespace_scoped_and_secret_resolved():
-    secrets = {("tok", "token"): "s3cret"}
+    secrets = {("ml", "tok", "token"): "s3cret"}
     config = native_config.alertmanager_config(
-        [ALERTMANAGER_CONFIG], lambda name, key: secrets[(name, key)]
+        [ALERTMANAGER_CONFIG], lambda namespace, name, key: secrets[(namespace, name, key)]
     )
     (route,) = config["route"]["routes"]
     assert route["receiver"] == "ml/gtzan/webhook"
@@ -90,9 +90,8 @@ def test_alertmanager_config_route_is_namespace_scoped_and_secret_resolved():
 
 def test_translated_configs_pass_the_real_checkers(tmp_path):
     am_file = tmp_path / "alertmanager.yml"
-    am_file.write_text(
-        yaml.safe_dump(native_config.alertmanager_config([ALERTMANAGER_CONFIG], lambda n, k: "t"))
-    )
+    config = native_config.alertmanager_config([ALERTMANAGER_CONFIG], lambda ns, n, k: "t")
+    am_file.write_text(yaml.safe_dump(config))
     check = subprocess.run([tool("amtool"), "check-config", str(am_file)], capture_output=True)
     assert check.returncode == 0, check.stdout
 
