@@ -23,6 +23,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ProcessExited(RuntimeError):
+    """A server process died: waiting for it to become ready is pointless."""
+
+
 def wait_until(
     check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1
 ) -> None:
@@ -33,7 +37,9 @@ def wait_until(
         try:
             if check():
                 return
-        except Exception as error:  # any failure means "not yet"
+        except ProcessExited:
+            raise
+        except Exception as error:  # any other failure means "not yet"
             last_error = error
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}: {last_error or ''}")
@@ -72,7 +78,7 @@ class ManagedProcess:
 
     def check_running(self) -> None:
         if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(
+            raise ProcessExited(
                 f"{self.name} exited with {self.process.returncode}; "
                 f"last log lines:\n{self.log_tail()}"
             )

@@ -37,12 +37,49 @@ class ScrapeJob:
         }
 
 
-class LocalPrometheus:
-    def __init__(self, workdir: Path, interval: str = "1s"):
+class _LoopbackServer:
+    """A Prometheus-family server on a free loopback port: started, probed on
+    /-/ready, reloaded through its lifecycle endpoint, stopped."""
+
+    name = "server"
+
+    def __init__(self, workdir: Path):
         self.workdir = workdir
-        self.interval = interval
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.process: ManagedProcess
+
+    def write_config(self) -> None:
+        raise NotImplementedError
+
+    def reload(self) -> None:
+        """Apply the written configuration; fails if the server rejects it."""
+        if self.process.running():
+            response = requests.post(f"{self.url}/-/reload", timeout=10)
+            if response.status_code != 200:
+                raise RuntimeError(f"{self.name} rejected its configuration: {response.text}")
+
+    def start(self, timeout: float = 60):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.write_config()
+        self.process.start()
+        wait_until(self._ready, timeout, f"{self.name} to be ready")
+        return self
+
+    def _ready(self) -> bool:
+        self.process.check_running()
+        return http_ok(f"{self.url}/-/ready")()
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+class LocalPrometheus(_LoopbackServer):
+    name = "Prometheus"
+
+    def __init__(self, workdir: Path, interval: str = "1s"):
+        super().__init__(workdir)
+        self.interval = interval
         self.jobs: dict[str, dict] = {}
         self.rule_files: dict[str, dict] = {}
         self.alertmanager_urls: list[str] = []
@@ -77,7 +114,7 @@ class LocalPrometheus:
             },
         }
 
-    def _write(self) -> None:
+    def write_config(self) -> None:
         rules_dir = self.workdir / "rules"
         rules_dir.mkdir(parents=True, exist_ok=True)
         for old in rules_dir.glob("*.yml"):
@@ -89,11 +126,8 @@ class LocalPrometheus:
 
     def apply(self) -> None:
         """Write the configuration and reload; fails if Prometheus rejects it."""
-        self._write()
-        if self.process.running():
-            response = requests.post(f"{self.url}/-/reload", timeout=10)
-            if response.status_code != 200:
-                raise RuntimeError(f"Prometheus rejected its configuration: {response.text}")
+        self.write_config()
+        self.reload()
 
     def set_job(self, job: ScrapeJob | dict) -> None:
         config = job.to_config() if isinstance(job, ScrapeJob) else job
@@ -117,21 +151,6 @@ class LocalPrometheus:
         if url not in self.alertmanager_urls:
             self.alertmanager_urls.append(url)
         self.apply()
-
-    # -- lifecycle --------------------------------------------------------
-    def start(self, timeout: float = 60) -> LocalPrometheus:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self._write()
-        self.process.start()
-        wait_until(self._ready, timeout, "Prometheus to be ready")
-        return self
-
-    def _ready(self) -> bool:
-        self.process.check_running()
-        return http_ok(f"{self.url}/-/ready")()
-
-    def stop(self) -> None:
-        self.process.stop()
 
     # -- queries ----------------------------------------------------------
     def query(self, promql: str) -> list[dict]:
@@ -163,11 +182,11 @@ class LocalPrometheus:
         return bool(result)
 
 
-class LocalAlertmanager:
+class LocalAlertmanager(_LoopbackServer):
+    name = "Alertmanager"
+
     def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(workdir)
         self.config: dict = {
             "route": {"receiver": "null", "group_wait": "0s", "group_interval": "1s",
                       "repeat_interval": "1h"},
@@ -199,24 +218,10 @@ class LocalAlertmanager:
         if check.returncode != 0:
             raise ValueError(f"Alertmanager configuration rejected by amtool: {check.stdout}")
         candidate.replace(path)
-        if self.process.running():
-            response = requests.post(f"{self.url}/-/reload", timeout=10)
-            if response.status_code != 200:
-                raise RuntimeError(f"Alertmanager rejected its configuration: {response.text}")
+        self.reload()
 
-    def start(self, timeout: float = 60) -> LocalAlertmanager:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+    def write_config(self) -> None:
         self.set_config(self.config)
-        self.process.start()
-        wait_until(self._ready, timeout, "Alertmanager to be ready")
-        return self
-
-    def _ready(self) -> bool:
-        self.process.check_running()
-        return http_ok(f"{self.url}/-/ready")()
-
-    def stop(self) -> None:
-        self.process.stop()
 
     def alerts(self) -> list[dict]:
         return requests.get(f"{self.url}/api/v2/alerts", timeout=10).json()
