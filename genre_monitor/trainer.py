@@ -17,8 +17,8 @@ held-out split, and writes two artefacts:
 
 Nothing is written when the accuracy is below ``min_accuracy``: a worse
 model must not replace the reference. Pure parts (``labelled_rows``,
-``train``, ``new_reference``) are separate from the I/O (``read_table``,
-``write_*``) and the orchestration (``run``).
+``train``, ``new_reference``) are separate from the I/O (``_read_existing``,
+which reads through the exporter's sources, and ``write_*``) and the orchestration (``run``).
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def new_reference(model, current: pd.DataFrame, features, prediction: str, targe
 
 
 def _filesystem(uri: str):
-    """(pyarrow filesystem, path) for a local path, file://, s3:// (and any
+    """(pyarrow filesystem, path) to write to: a local path, file://, s3:// (and any
     other scheme pyarrow.fs knows). S3 settings come from the usual AWS_*
     variables, AWS_ENDPOINT_URL included (MinIO, moto)."""
     from pyarrow import fs
@@ -150,18 +150,6 @@ def _filesystem(uri: str):
         return fs.FileSystem.from_uri(uri)
     except (ValueError, OSError) as exc:
         raise TrainingError(f"{uri}: unsupported or invalid location ({exc})") from None
-
-
-def read_table(uri: str, columns=None) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
-    filesystem, path = _filesystem(uri)
-    try:
-        return pq.read_table(path, filesystem=filesystem, columns=columns).to_pandas()
-    except FileNotFoundError:
-        raise TrainingError(f"{uri}: no such file") from None
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise TrainingError(f"{uri}: cannot read as parquet ({exc})") from None
 
 
 def write_bytes(uri: str, data: bytes) -> None:
@@ -262,14 +250,21 @@ def run(config: TrainConfig) -> TrainResult:
 
 
 def _read_existing(uri: str, columns: list[str]) -> pd.DataFrame:
-    """Read only the needed columns; on a schema mismatch, read all so the
-    error can name what is missing."""
+    """Read the needed columns through the exporter's sources, so the trainer
+    reads every location the exporter does (path, file://, s3://, http(s)://)
+    and reports problems the same way (the error names the source and, for a
+    schema mismatch, the missing columns)."""
+    from genre_monitor_exporter.sources import SourceError, read_parquet
+
     try:
-        return read_table(uri, columns=columns)
-    except TrainingError as exc:
-        if "no such file" in str(exc):
-            raise
-        return read_table(uri)
+        frame = read_parquet(uri, columns)
+    except SourceError as exc:
+        raise TrainingError(str(exc)) from None
+    # The exporter reads strings as categoricals for speed; the trainer wants labels.
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(object)
+    return frame
 
 
 def accuracy_summary(result: TrainResult) -> str:
@@ -288,7 +283,6 @@ __all__ = [
     "accuracy_summary",
     "labelled_rows",
     "new_reference",
-    "read_table",
     "run",
     "train",
 ]

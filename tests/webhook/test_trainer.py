@@ -163,12 +163,12 @@ def _text_file(folder: Path) -> str:
 @pytest.mark.parametrize(
     ("mutate", "words"),
     [
-        (lambda d, o: ["--features", "mfcc_1,tempo"], "current: missing column(s) ['tempo']"),
-        (lambda d, o: ["--target", "label"], "missing column(s) ['label']"),
-        (lambda d, o: ["--current", str(d / "absent.parquet")], "absent.parquet: no such file"),
-        (lambda d, o: ["--reference", _text_file(o)], "cannot read as parquet"),
+        (lambda d, o: ["--features", "mfcc_1,tempo"], "current.parquet: missing column(s) tempo"),
+        (lambda d, o: ["--target", "label"], "missing column(s) label"),
+        (lambda d, o: ["--current", str(d / "absent.parquet")], "absent.parquet: file not found"),
+        (lambda d, o: ["--reference", _text_file(o)], "not a readable parquet file"),
         (lambda d, o: ["--min-accuracy", "1.5"], "min accuracy must be within [0, 1]"),
-        (lambda d, o: ["--current", "ftp://host/x.parquet"], "unsupported or invalid location"),
+        (lambda d, o: ["--current", "ftp://host/x.parquet"], "unsupported scheme 'ftp'"),
     ],
     ids=["feature", "target", "no-file", "not-parquet", "min-accuracy", "scheme"],
 )
@@ -251,3 +251,23 @@ def test_writes_to_s3(data, s3):
     table = pq.read_table("models/gtzan/reference.parquet", filesystem=filesystem)
     assert table.num_rows == 600
     assert filesystem.get_file_info("models/gtzan/model.joblib").size > 0
+
+
+def test_reads_data_over_http_like_the_exporter(data, tmp_path):
+    """The trainer reads every location the exporter does, http(s):// included."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(data))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        args = train_args(data, tmp_path)
+        args[args.index("--current") + 1] = f"{base}/current.parquet"
+        done = genre_monitor(*args)
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "reference.parquet").exists()
