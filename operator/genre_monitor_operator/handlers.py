@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 
 import kopf
 
@@ -24,6 +26,12 @@ from genre_monitor_operator.children import desired_children
 from genre_monitor_operator.compare import needs_apply
 from genre_monitor_operator.exporter_client import fetch_evaluation
 from genre_monitor_operator.manifests.alerting import webhook_target
+from genre_monitor_operator.metrics import (
+    MetricsConfigError,
+    OperatorMetrics,
+    metrics_port,
+    serve,
+)
 from genre_monitor_operator.settings import CHILD_RESOURCES, MONITORS
 from genre_monitor_operator.spec import SpecError, parse_monitor
 
@@ -31,10 +39,12 @@ RESYNC_SECONDS = 60.0
 
 
 def _report(body: kopf.Body, outcome: operations.Outcome | None,
-            logger: logging.Logger | logging.LoggerAdapter) -> None:
-    """Log what happened and post Events for the transitions worth a human's attention."""
+            logger: logging.Logger | logging.LoggerAdapter, metrics: OperatorMetrics) -> None:
+    """Log what happened, count it, and post Events for the transitions worth a
+    human's attention."""
     if outcome is None:
         return
+    metrics.retrain_decided(outcome)
     if outcome.result is not None and (outcome.result.applied or outcome.result.deleted):
         logger.info("children applied: %s; deleted: %s", outcome.result.applied,
                     outcome.result.deleted)
@@ -58,6 +68,18 @@ def _report(body: kopf.Body, outcome: operations.Outcome | None,
         logger.warning("%s", outcome.error)
 
 
+def _reconcile(memo: kopf.Memo, body: dict, logger: logging.Logger | logging.LoggerAdapter,
+               **options) -> None:
+    """reconcile_monitor, timed and counted (a raise counts as an error), then reported."""
+    started = time.perf_counter()
+    outcome = None
+    try:
+        outcome = operations.reconcile_monitor(memo.kube, memo.config, body, **options)
+    finally:
+        memo.metrics.reconciled(outcome, time.perf_counter() - started)
+    _report(kopf.Body(body), outcome, logger, memo.metrics)
+
+
 @kopf.index(*MONITORS)
 def monitors_by_name(namespace: str, name: str, body: kopf.Body, **_):
     """The latest body of every monitor, for child events to find their owner."""
@@ -68,8 +90,7 @@ def monitors_by_name(namespace: str, name: str, body: kopf.Body, **_):
 @kopf.on.create(*MONITORS)
 @kopf.on.update(*MONITORS)
 def reconcile(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
-    outcome = operations.reconcile_monitor(memo.kube, memo.config, dict(body))
-    _report(body, outcome, logger)
+    _reconcile(memo, dict(body), logger)
 
 
 def resync_one(memo: kopf.Memo, body: dict) -> None:
@@ -80,11 +101,10 @@ def resync_one(memo: kopf.Memo, body: dict) -> None:
         evaluation = fetch_evaluation(parse_monitor(body))
     except SpecError:
         evaluation = None
-    kbody = kopf.Body(body)
-    _report(kbody, operations.reconcile_monitor(memo.kube, memo.config, body, evaluation,
-                                                read_evaluation=True), logger)
+    _reconcile(memo, body, logger, evaluation=evaluation, read_evaluation=True)
     # A request whose watch event was missed (e.g. the apiserver was away) is not lost.
-    _report(kbody, operations.handle_retrain_request(memo.kube, body), logger)
+    _report(kopf.Body(body), operations.handle_retrain_request(memo.kube, body), logger,
+            memo.metrics)
 
 
 async def _resync_forever(memo: kopf.Memo, index: kopf.Index) -> None:
@@ -110,6 +130,40 @@ async def start_resync(memo: kopf.Memo, monitors_by_name: kopf.Index, **_) -> No
     memo.resync_task = asyncio.create_task(_resync_forever(memo, monitors_by_name))
 
 
+def _known_monitors(index: kopf.Index) -> list[dict]:
+    """Every monitor body in kopf's index. Read from the metrics server's thread while
+    kopf updates it: a dict changed mid-iteration is read again."""
+    for _ in range(5):
+        try:
+            return [body for store in list(index.values()) for body in list(store)]
+        except RuntimeError:
+            continue
+    return []
+
+
+@kopf.on.startup()
+def start_metrics(memo: kopf.Memo, monitors_by_name: kopf.Index, **_) -> None:
+    """Metrics are always counted; served only when the chart sets the port. A bad
+    port stops the operator with the reason rather than retrying forever."""
+    memo.metrics = OperatorMetrics()
+    memo.metrics.watch_monitors(lambda: _known_monitors(monitors_by_name))
+    memo.metrics_server = None
+    try:
+        port = metrics_port(os.environ)
+        if port is not None:
+            memo.metrics_server = serve(memo.metrics, port)
+    except (MetricsConfigError, OSError) as error:
+        raise kopf.PermanentError(f"cannot serve the operator's metrics: {error}") from error
+
+
+@kopf.on.cleanup()
+def stop_metrics(memo: kopf.Memo, **_) -> None:
+    server = getattr(memo, "metrics_server", None)
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+
+
 @kopf.on.cleanup()
 async def stop_resync(memo: kopf.Memo, **_) -> None:
     task = getattr(memo, "resync_task", None)
@@ -123,7 +177,8 @@ def retrain_requested(type: str | None, body: kopf.Body, memo: kopf.Memo, logger
         return
     if not (body.get("status") or {}).get("retrain", {}).get("pendingRequest"):
         return
-    _report(body, operations.handle_retrain_request(memo.kube, dict(body)), logger)
+    _report(body, operations.handle_retrain_request(memo.kube, dict(body)), logger,
+            memo.metrics)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={api.LABEL_MONITOR: kopf.PRESENT,
@@ -133,6 +188,7 @@ def retrain_job_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, logg
     if type == "DELETED":
         return
     outcome = operations.track_job(memo.kube, dict(body))
+    memo.metrics.job_finished(outcome)
     if outcome is not None and outcome.transitions:
         logger.info("retraining Job %s: %s", outcome.job,
                     [f"{c.type}={c.status}" for c in outcome.transitions])
@@ -170,8 +226,7 @@ def child_changed(type: str | None, body: kopf.Body, memo: kopf.Memo,
             return  # the usual case: an echo of our own write, or a status update
     logger.info("%s %s was %s by hand; reconciling", body.get("kind"), body.metadata.name,
                 type.lower())
-    _report(kopf.Body(owner), operations.reconcile_monitor(memo.kube, memo.config, owner),
-            logger)
+    _reconcile(memo, owner, logger)
 
 
 for _group, _version, _plural in CHILD_RESOURCES:

@@ -41,6 +41,10 @@ class Outcome:
     decision: decisions.Decision | None = None
     job: str | None = None
     error: str | None = None
+    # The retrain request's alert name, when a request was decided on.
+    reason: str | None = None
+    # Succeeded/Failed when this event recorded a retraining Job's end.
+    job_result: str | None = None
 
 
 def _transitions(before: dict, after: dict | None) -> list[conditions.Condition]:
@@ -115,7 +119,7 @@ def handle_retrain_request(kube: Kube, body: dict) -> Outcome | None:
     if request is None:
         return None
     now = utcnow()
-    outcome = Outcome()
+    outcome = Outcome(reason=request.reason)
     try:
         monitor = parse_monitor(body)
     except SpecError as error:
@@ -191,4 +195,7 @@ def track_job(kube: Kube, job: dict) -> Outcome | None:
         return patch
 
     after = update_status(kube, body, compute)
-    return Outcome(transitions=_transitions(body, after), job=summary.name)
+    # Written only when the recorded progress changed: a finished Job is counted once.
+    job_result = summary.result if after is not None else None
+    return Outcome(transitions=_transitions(body, after), job=summary.name,
+                   job_result=job_result)
