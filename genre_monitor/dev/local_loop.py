@@ -106,6 +106,8 @@ class LocalLoop:
         self._configured: dict[str, str] = {}
         self.sync_errors: list[str] = []
         self._admin_client = None
+        self.operator: ManagedProcess | None = None
+        self.operator_metrics_url = ""
 
     # -- start ----------------------------------------------------------
     def start(self) -> None:
@@ -172,8 +174,12 @@ class LocalLoop:
         volumes = deployment["spec"]["template"]["spec"].get("volumes", [])
         secret = next(v["secret"] for v in volumes if "secret" in v)
         core = CoreV1Api(self.admin_client())
-        data = core.read_namespaced_secret(secret["secretName"], SYSTEM_NAMESPACE).data
-        return base64.b64decode(next(iter(data.values()))).decode()
+        data = core.read_namespaced_secret(secret["secretName"], SYSTEM_NAMESPACE).data or {}
+        # The chart's key is "token"; an existing Secret of the user's may name it otherwise.
+        value = data.get("token") or next(iter(data.values()), None)
+        if value is None:
+            raise RuntimeError(f"Secret {secret['secretName']} holds no webhook token")
+        return base64.b64decode(value).decode()
 
     def _start_operator(self, deployments: dict) -> None:
         assert self.cluster is not None
@@ -187,7 +193,9 @@ class LocalLoop:
             "GENRE_MONITOR_WEBHOOK_URL": self.webhook_url,
             "KUBECONFIG": str(kubeconfig),
         }
-        env.pop("GENRE_MONITOR_METRICS_PORT", None)
+        metrics_port = free_port()
+        env["GENRE_MONITOR_METRICS_PORT"] = str(metrics_port)
+        self.operator_metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         process = ManagedProcess(
             "operator",
             [project_command("genre-monitor-operator"),
@@ -197,7 +205,9 @@ class LocalLoop:
         ).start()
         self.stack.callback(process.stop)
         self.operator = process
-        self.timeline.say(f"operator running as ServiceAccount {account}")
+        self.timeline.say(
+            f"operator running as ServiceAccount {account}: metrics {self.operator_metrics_url}"
+        )
 
     def _start_prometheus_and_alertmanager(self) -> None:
         self.alertmanager = LocalAlertmanager(self.workdir / "alertmanager").start()

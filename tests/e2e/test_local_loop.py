@@ -9,6 +9,8 @@ Job's command run by the local kubelet. Each step is asserted and timed.
 from __future__ import annotations
 
 import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from genre_monitor.dev.demo import NAME, NAMESPACE, Scenario
 from genre_monitor.dev.local_loop import LocalLoop, Timeline
@@ -45,6 +47,17 @@ def test_drift_to_retraining_to_resolution(loop, tmp_path):
     assert status["retrain"]["lastResult"] == "Succeeded"
     assert (tmp_path / "data" / "model.joblib").exists()
     assert not loop.sync_errors, loop.sync_errors
+
+    # The operator's own metrics agree: exactly one retrain decision created a Job.
+    text = requests.get(loop.operator_metrics_url, timeout=5).text
+    created = sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "genre_monitor_operator_retrain_decisions_total"
+        and sample.labels.get("action") == "create"
+    )
+    assert created == 1, text
 
     # The operator and the webhook ran under the chart's ServiceAccounts: any
     # missing permission would show as a 403 in their logs.
