@@ -78,7 +78,9 @@ def go_env() -> dict[str, str]:
 
 
 def require_go() -> str:
-    go = shutil.which("go")
+    # /usr/local/go is where the machines here (and the official tarball) put Go,
+    # which a non-login shell's PATH may lack.
+    go = shutil.which("go") or shutil.which("go", path="/usr/local/go/bin")
     if go is None:
         raise RuntimeError("the go command is not on PATH: it builds kube-apiserver (see README)")
     return go
