@@ -65,16 +65,15 @@ def _health(state: ExporterState) -> Iterator[Metric]:
     yield errors
 
     if state.last_duration_seconds is not None:
-        duration = _gauge(m.EVALUATION_DURATION_SECONDS, "Duration of the last evaluation")
-        duration.add_metric([], state.last_duration_seconds)
-        yield duration
-    if state.last_success_timestamp is not None:
-        last = _gauge(
-            m.LAST_EVALUATION_TIMESTAMP_SECONDS,
-            "Unix time of the last successful evaluation",
+        yield GaugeMetricFamily(
+            m.EVALUATION_DURATION_SECONDS, "Duration of the last evaluation",
+            value=state.last_duration_seconds,
         )
-        last.add_metric([], state.last_success_timestamp)
-        yield last
+    if state.last_success_timestamp is not None:
+        yield GaugeMetricFamily(
+            m.LAST_EVALUATION_TIMESTAMP_SECONDS, "Unix time of the last successful evaluation",
+            value=state.last_success_timestamp,
+        )
 
 
 def _result(result: EvaluationResult) -> Iterator[Metric]:
@@ -91,12 +90,13 @@ def _result(result: EvaluationResult) -> Iterator[Metric]:
     yield score
     yield detected
 
-    count = _gauge(m.DRIFTED_FEATURES, "Features with drift detected")
-    count.add_metric([], result.drifted_features)
-    yield count
-    ratio = _gauge(m.DRIFTED_FEATURES_RATIO, "Share of features with drift detected")
-    ratio.add_metric([], result.drifted_features_ratio)
-    yield ratio
+    yield GaugeMetricFamily(
+        m.DRIFTED_FEATURES, "Features with drift detected", value=result.drifted_features
+    )
+    yield GaugeMetricFamily(
+        m.DRIFTED_FEATURES_RATIO, "Share of features with drift detected",
+        value=result.drifted_features_ratio,
+    )
 
     thresholds = _gauge(m.DRIFT_THRESHOLD, "Drift threshold in force per method", ("method",))
     for method, threshold in sorted(result.thresholds.items()):
@@ -110,9 +110,10 @@ def _result(result: EvaluationResult) -> Iterator[Metric]:
         )
         prediction_score.add_metric([drift.method], drift.score)
         yield prediction_score
-        prediction_detected = _gauge(m.PREDICTION_DRIFT_DETECTED, "1 if the predicted class drifts")
-        prediction_detected.add_metric([], int(drift.detected))
-        yield prediction_detected
+        yield GaugeMetricFamily(
+            m.PREDICTION_DRIFT_DETECTED, "1 if the predicted class drifts",
+            value=int(drift.detected),
+        )
 
     predictions = _gauge(m.PREDICTIONS, "Rows per predicted class", ("genre", "dataset"))
     rows = _gauge(m.ROWS, "Rows evaluated", ("dataset",))
@@ -135,12 +136,12 @@ def _result(result: EvaluationResult) -> Iterator[Metric]:
 
     if result.classification is not None:
         quality = result.classification
-        accuracy = _gauge(m.ACCURACY_RATIO, "Accuracy of the current predictions")
-        accuracy.add_metric([], quality.accuracy)
-        yield accuracy
-        f1 = _gauge(m.F1_SCORE_RATIO, "Macro F1 score of the current predictions")
-        f1.add_metric([], quality.f1_macro)
-        yield f1
+        yield GaugeMetricFamily(
+            m.ACCURACY_RATIO, "Accuracy of the current predictions", value=quality.accuracy
+        )
+        yield GaugeMetricFamily(
+            m.F1_SCORE_RATIO, "Macro F1 score of the current predictions", value=quality.f1_macro
+        )
         per_class = _gauge(m.CLASS_F1_SCORE_RATIO, "F1 score per class", ("genre",))
         for genre, value in sorted(quality.f1_by_class.items()):
             per_class.add_metric([genre], value)

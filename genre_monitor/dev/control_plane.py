@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from genre_monitor.dev.paths import CACHE_DIR, REPO_ROOT, TOOLS_BIN
+from genre_monitor.dev.paths import CACHE_DIR, REPO_ROOT
+from genre_monitor.dev.tools import link_into_tools_bin, say
 
 TOOLS_MODULE_DIR = REPO_ROOT / "tests" / "cluster"
 COMMANDS = ("kube-apiserver", "kube-controller-manager")
@@ -38,10 +39,6 @@ PROMETHEUS_OPERATOR_VERSION = "v0.85.0"
 # `-crd` rather than `-crd-full`: the full set also serves AlertmanagerConfig
 # v1beta1, which needs the operator's conversion webhook, absent from tests.
 PROMETHEUS_OPERATOR_CRD_DIR = "example/prometheus-operator-crd"
-
-
-def say(message: str) -> None:
-    print(f"[tools] {message}", flush=True)
 
 
 def kubernetes_version() -> str:
@@ -133,17 +130,6 @@ def build_command(name: str, dest: Path) -> None:
         f"built {name} in {time.monotonic() - start:.0f} s "
         f"({size_mb:.0f} MB; peak RSS of any build process so far {peak_mb:.0f} MB)"
     )
-
-
-def link_into_tools_bin(name: str, target: Path) -> None:
-    TOOLS_BIN.mkdir(parents=True, exist_ok=True)
-    dest = TOOLS_BIN / name
-    if dest.is_symlink() and dest.resolve() == target.resolve():
-        return
-    if dest.is_symlink() or dest.exists():
-        dest.unlink()
-    say(f"linking {name} -> {target}")
-    dest.symlink_to(target)
 
 
 def ensure_binaries() -> dict[str, Path]:

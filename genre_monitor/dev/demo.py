@@ -20,6 +20,7 @@ import pandas as pd
 import requests
 
 from genre_monitor import api, synthetic
+from genre_monitor import metric_names as m
 from genre_monitor.dev.local_loop import LocalLoop, Timeline, atomic_write_parquet
 from genre_monitor.dev.procs import wait_until
 
@@ -113,7 +114,8 @@ class Scenario:
         return found[0]
 
     def metric(self, name: str) -> str:
-        return f'{name}{{{api.ALERT_LABEL_MONITOR}="{NAME}",namespace="{NAMESPACE}"}}'
+        return (f'{name}{{{api.ALERT_LABEL_MONITOR}="{NAME}",'
+                f'{api.ALERT_LABEL_NAMESPACE}="{NAMESPACE}"}}')
 
     def generate_data(self) -> None:
         reference = synthetic.make_prediction_log(ROWS, seed=1, accuracy=0.92)
@@ -125,9 +127,9 @@ class Scenario:
     def show_healthy(self) -> None:
         self.loop.apply_monitor(demo_monitor(self.data_dir, self.loop.interval))
         self.say(f"applied GenreMonitor {NAMESPACE}/{NAME}", mark="applied")
-        accuracy = self.wait_value(self.metric("genre_monitor_accuracy_ratio"),
+        accuracy = self.wait_value(self.metric(m.ACCURACY_RATIO),
                                    lambda v: v > 0.85, 180, "healthy accuracy in Prometheus")
-        drifted = self.query_value(self.metric("genre_monitor_drifted_features"))
+        drifted = self.query_value(self.metric(m.DRIFTED_FEATURES))
         self.say(f"healthy: accuracy {accuracy:.3f}, drifted features {drifted:.0f} "
                  "(Prometheus scraping the exporter)", mark="healthy")
 
@@ -180,8 +182,8 @@ class Scenario:
 
     def follow_resolution(self) -> None:
         wait_until(lambda: not self.loop.firing_alerts(NAME), 120, "the alerts to resolve")
-        accuracy = self.query_value(self.metric("genre_monitor_accuracy_ratio"))
-        drifted = self.query_value(self.metric("genre_monitor_drifted_features"))
+        accuracy = self.query_value(self.metric(m.ACCURACY_RATIO))
+        drifted = self.query_value(self.metric(m.DRIFTED_FEATURES))
         self.say(f"alerts resolved: accuracy {accuracy:.3f}, drifted features {drifted:.0f}",
                  mark="resolved")
         retrain = self.loop.monitor(NAMESPACE, NAME).get("status", {}).get("retrain", {})

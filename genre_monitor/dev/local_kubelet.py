@@ -101,7 +101,8 @@ class LocalKubelet:
     label_selector: str
     logdir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
-    running: dict[str, tuple[subprocess.Popen, str]] = field(default_factory=dict)
+    # pod name -> (process, start time, container name)
+    running: dict[str, tuple[subprocess.Popen, str, str]] = field(default_factory=dict)
     finished: dict[str, int] = field(default_factory=dict)
 
     def poll(self) -> list[str]:
@@ -119,17 +120,14 @@ class LocalKubelet:
             if pod.get("status", {}).get("phase", "Pending") != "Pending":
                 continue
             events.append(self._start(pod))
-        for name, (process, started) in list(self.running.items()):
+        for name, (process, started, container) in list(self.running.items()):
             code = process.poll()
             if code is None:
                 continue
             del self.running[name]
             self.finished[name] = code
-            pod = core.read_namespaced_pod(name, self.namespace)
             core.patch_namespaced_pod_status(
-                name,
-                self.namespace,
-                terminated_status(code, started, now(), pod.spec.containers[0].name),
+                name, self.namespace, terminated_status(code, started, now(), container)
             )
             events.append(f"pod {name} exited with {code}")
         return events
@@ -148,11 +146,11 @@ class LocalKubelet:
                 env={**os.environ, **self.extra_env, **pod_env(pod)},
                 start_new_session=True,
             )
-        self.running[name] = (process, now())
+        self.running[name] = (process, now(), pod["spec"]["containers"][0]["name"])
         return f"pod {name} started locally: {' '.join(argv)} (log {log_path})"
 
     def stop(self) -> None:
-        for process, _ in self.running.values():
+        for process, _, _ in self.running.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, 15)
         self.running.clear()

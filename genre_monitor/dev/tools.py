@@ -40,10 +40,15 @@ def say(message: str) -> None:
     print(f"[tools] {message}", flush=True)
 
 
-def link(name: str, target: str | Path) -> None:
+def link_into_tools_bin(name: str, target: str | Path) -> None:
+    """Point .tools/bin/<name> at ``target``; nothing to do (and nothing said) when it does."""
+    TOOLS_BIN.mkdir(parents=True, exist_ok=True)
     dest = TOOLS_BIN / name
+    if dest.is_symlink() and dest.resolve() == Path(target).resolve():
+        return
     if dest.is_symlink() or dest.exists():
         dest.unlink()
+    say(f"linking {name} -> {target}")
     dest.symlink_to(target)
 
 
@@ -59,9 +64,7 @@ def ensure_debian_tools() -> None:
         )
         stop_packaged_services()
     for name, (_pkg, path) in DEBIAN_TOOLS.items():
-        if (TOOLS_BIN / name).resolve() != Path(path).resolve():
-            say(f"linking {name} -> {path}")
-            link(name, path)
+        link_into_tools_bin(name, path)
 
 
 def stop_packaged_services() -> None:

@@ -159,15 +159,22 @@ def handle_retrain_request(kube: Kube, body: dict) -> Outcome | None:
                                                http_result, still_pending)
         if not retrain_patch:
             return None
-        merged = {**current_retrain, **retrain_patch}
-        patch = {"retrain": retrain_patch}
-        cond = conditions.conditions_patch(current, [conditions.retraining_condition(merged)], now)
-        if cond and "conditions" in cond:
-            patch["conditions"] = cond["conditions"]
-        return patch
+        return _retrain_status_patch(current, current_retrain, retrain_patch, now)
 
     update_status(kube, body, compute)
     return outcome
+
+
+def _retrain_status_patch(current: dict, retrain_status: dict, retrain_patch: dict,
+                          now: datetime) -> dict:
+    """The status patch for a change of status.retrain, with the Retraining
+    condition it implies."""
+    merged = {**retrain_status, **retrain_patch}
+    patch = {"retrain": retrain_patch}
+    cond = conditions.conditions_patch(current, [conditions.retraining_condition(merged)], now)
+    if cond and "conditions" in cond:
+        patch["conditions"] = cond["conditions"]
+    return patch
 
 
 def track_job(kube: Kube, job: dict) -> Outcome | None:
@@ -187,12 +194,7 @@ def track_job(kube: Kube, job: dict) -> Outcome | None:
         progress = decisions.job_progress(retrain_status, summary)
         if progress is None:
             return None
-        merged = {**retrain_status, **progress}
-        patch = {"retrain": progress}
-        cond = conditions.conditions_patch(current, [conditions.retraining_condition(merged)], now)
-        if cond and "conditions" in cond:
-            patch["conditions"] = cond["conditions"]
-        return patch
+        return _retrain_status_patch(current, retrain_status, progress, now)
 
     after = update_status(kube, body, compute)
     # Written only when the recorded progress changed: a finished Job is counted once.
