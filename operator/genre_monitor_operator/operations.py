@@ -144,6 +144,8 @@ def handle_retrain_request(kube: Kube, body: dict) -> Outcome | None:
                     raise
         else:
             name = None
+            if not _claim_request(kube, body, request):
+                return Outcome(reason=request.reason)  # another handler made the call
             try:
                 call_retrain_endpoint(kube, monitor, request)
                 http_result = decisions.RESULT_REQUESTED
@@ -163,6 +165,23 @@ def handle_retrain_request(kube: Kube, body: dict) -> Outcome | None:
 
     update_status(kube, body, compute)
     return outcome
+
+
+def _claim_request(kube: Kube, body: dict, request: RetrainRequest) -> bool:
+    """Record the request as handled before an HTTP retrain call.
+
+    A Job is deduplicated by its name (derived from the request id); an HTTP
+    call is not, and a stale watch event or the periodic resync may act on the
+    same pending request concurrently. The write is conditioned on the
+    resourceVersion, so exactly one of them wins and makes the call.
+    """
+    def compute(current: dict) -> dict | None:
+        retrain = (current.get("status") or {}).get("retrain") or {}
+        if retrain.get("lastRequestId") == request.id:
+            return None
+        return {"retrain": {"lastRequestId": request.id}}
+
+    return update_status(kube, body, compute) is not None
 
 
 def _retrain_status_patch(current: dict, retrain_status: dict, retrain_patch: dict,
