@@ -7,20 +7,33 @@ BIN := $(VENV)/bin
 # The venv is rebuilt only when pyproject.toml changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: setup venv tools test test-unit test-integration lint demo bench clean
+.PHONY: setup venv tools lock test test-unit test-integration lint demo bench clean
 
 setup: venv tools
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The project with every extra, at the versions in constraints.txt (the images
+# install from the same file), plus the developer tooling from dev/.
+$(STAMP): pyproject.toml constraints.txt dev/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install -q --no-deps -e ./dev
 	@touch $(STAMP)
 
 tools: venv
-	$(BIN)/python -m genre_monitor.dev.tools
+	$(BIN)/python -m genre_monitor_dev.tools
+
+# Re-resolve constraints.txt from pyproject.toml in a throwaway venv: the
+# newest versions its bounds allow. Commit the result.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q --upgrade pip
+	.lock-venv/bin/pip install -q ".[dev]"
+	{ echo "# The lock: every image and the dev venv install under it. Made by make lock."; \
+	  .lock-venv/bin/pip freeze --exclude genre-monitor; } > constraints.txt
+	rm -rf .lock-venv
 
 lint: venv
 	$(BIN)/ruff check .
@@ -36,7 +49,7 @@ test-integration: setup
 	$(BIN)/pytest -m integration
 
 demo: setup
-	$(BIN)/genre-monitor demo
+	$(BIN)/genre-monitor-dev demo
 
 bench: setup
 	$(BIN)/python benchmarks/bench_exporter.py

@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from genre_monitor.dev.procs import ManagedProcess, free_port, wait_until
-from genre_monitor.synthetic import FEATURES, make_prediction_log, write_parquet
+from genre_monitor_dev.procs import ManagedProcess, free_port, wait_until
+from genre_monitor_dev.synthetic import FEATURES, make_prediction_log, write_parquet
 
 DRIFT = {"mfcc_1": 0.3, "mfcc_2": 0.05}
 REL = 1e-9

@@ -21,7 +21,7 @@ import yaml
 from kubernetes.client import CoreV1Api, CustomObjectsApi
 
 from genre_monitor import api
-from genre_monitor.dev.cluster import LocalCluster
+from genre_monitor_dev.cluster import LocalCluster
 from genre_monitor_operator.children import desired_children
 from genre_monitor_operator.config import config_from_env
 from genre_monitor_operator.kube import Kube

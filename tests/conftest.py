@@ -8,7 +8,7 @@ import pytest
 
 pytest_plugins = ["tests.fixtures.prometheus", "tests.fixtures.cluster"]
 
-TIERS = {"unit", "integration", "e2e"}
+TIERS = {"unit", "integration", "e2e", "node"}
 
 
 def pytest_collection_modifyitems(items):

@@ -50,6 +50,13 @@ def _gauge(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Gauge
 
 
 def _health(state: ExporterState) -> Iterator[Metric]:
+    """The exporter's own health, shown before the first result and through failures.
+
+    - data_up{dataset}
+    - evaluation_errors_total{reason}
+    - evaluation_duration_seconds (after the first attempt)
+    - last_evaluation_timestamp_seconds (after the first success)
+    """
     up = _gauge(
         m.DATA_UP, "1 if the data set was read and checked at the last attempt", ("dataset",)
     )
@@ -77,6 +84,22 @@ def _health(state: ExporterState) -> Iterator[Metric]:
 
 
 def _result(result: EvaluationResult) -> Iterator[Metric]:
+    """Every series of a successful evaluation, area by area."""
+    yield from _feature_drift(result)
+    yield from _prediction_drift(result)
+    yield from _data_quality(result)
+    yield from _classification(result)
+
+
+def _feature_drift(result: EvaluationResult) -> Iterator[Metric]:
+    """Drift per feature and overall.
+
+    - feature_drift_score{feature, method}
+    - feature_drift_detected{feature}
+    - drifted_features
+    - drifted_features_ratio
+    - drift_threshold{method}
+    """
     score = _gauge(
         m.FEATURE_DRIFT_SCORE,
         "Drift score per feature: a p-value (ks, chisquare, z; drift when small) "
@@ -103,18 +126,35 @@ def _result(result: EvaluationResult) -> Iterator[Metric]:
         thresholds.add_metric([method], threshold)
     yield thresholds
 
-    if result.prediction_drift is not None:
-        drift = result.prediction_drift
-        prediction_score = _gauge(
-            m.PREDICTION_DRIFT_SCORE, "Drift score of the predicted class", ("method",)
-        )
-        prediction_score.add_metric([drift.method], drift.score)
-        yield prediction_score
-        yield GaugeMetricFamily(
-            m.PREDICTION_DRIFT_DETECTED, "1 if the predicted class drifts",
-            value=int(drift.detected),
-        )
 
+def _prediction_drift(result: EvaluationResult) -> Iterator[Metric]:
+    """Drift of the predicted class, when the data has a prediction column.
+
+    - prediction_drift_score{method}
+    - prediction_drift_detected
+    """
+    drift = result.prediction_drift
+    if drift is None:
+        return
+    score = _gauge(m.PREDICTION_DRIFT_SCORE, "Drift score of the predicted class", ("method",))
+    score.add_metric([drift.method], drift.score)
+    yield score
+    yield GaugeMetricFamily(
+        m.PREDICTION_DRIFT_DETECTED, "1 if the predicted class drifts",
+        value=int(drift.detected),
+    )
+
+
+def _data_quality(result: EvaluationResult) -> Iterator[Metric]:
+    """Rows, predictions and missing values per data set.
+
+    - predictions{genre, dataset}
+    - rows{dataset}
+    - empty_rows{dataset}
+    - duplicated_rows{dataset}
+    - missing_values{feature, dataset}
+    - missing_values_ratio{feature, dataset}
+    """
     predictions = _gauge(m.PREDICTIONS, "Rows per predicted class", ("genre", "dataset"))
     rows = _gauge(m.ROWS, "Rows evaluated", ("dataset",))
     empty = _gauge(m.EMPTY_ROWS, "Rows with every monitored column missing", ("dataset",))
@@ -134,15 +174,24 @@ def _result(result: EvaluationResult) -> Iterator[Metric]:
             missing_ratio.add_metric([feature, dataset], quality.missing_ratio(feature))
     yield from (predictions, rows, empty, duplicated, missing, missing_ratio)
 
-    if result.classification is not None:
-        quality = result.classification
-        yield GaugeMetricFamily(
-            m.ACCURACY_RATIO, "Accuracy of the current predictions", value=quality.accuracy
-        )
-        yield GaugeMetricFamily(
-            m.F1_SCORE_RATIO, "Macro F1 score of the current predictions", value=quality.f1_macro
-        )
-        per_class = _gauge(m.CLASS_F1_SCORE_RATIO, "F1 score per class", ("genre",))
-        for genre, value in sorted(quality.f1_by_class.items()):
-            per_class.add_metric([genre], value)
-        yield per_class
+
+def _classification(result: EvaluationResult) -> Iterator[Metric]:
+    """Quality of the current predictions, when the data has a target column.
+
+    - accuracy_ratio
+    - f1_score_ratio (macro)
+    - class_f1_score_ratio{genre}
+    """
+    quality = result.classification
+    if quality is None:
+        return
+    yield GaugeMetricFamily(
+        m.ACCURACY_RATIO, "Accuracy of the current predictions", value=quality.accuracy
+    )
+    yield GaugeMetricFamily(
+        m.F1_SCORE_RATIO, "Macro F1 score of the current predictions", value=quality.f1_macro
+    )
+    per_class = _gauge(m.CLASS_F1_SCORE_RATIO, "F1 score per class", ("genre",))
+    for genre, value in sorted(quality.f1_by_class.items()):
+        per_class.add_metric([genre], value)
+    yield per_class

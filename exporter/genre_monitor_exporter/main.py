@@ -13,8 +13,6 @@ from prometheus_client import generate_latest
 from .config import DRIFT_METHODS as _METHODS
 from .config import ConfigError, ExporterConfig, config_from_spec, load_spec_file
 
-log = logging.getLogger("genre_monitor_exporter")
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -32,7 +30,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--drift-threshold", type=float, help="drift threshold (default: the method's)"
     )
-    parser.add_argument("--interval", help="evaluation interval, e.g. 30s, 5m (default 30s)")
+    parser.add_argument(
+        "--interval", help="evaluation interval, e.g. 30s, 5m (default: the spec's, else 60s)"
+    )
     parser.add_argument("--host", help="address to listen on (default 0.0.0.0)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8000)")
     parser.add_argument(
@@ -65,7 +65,7 @@ def run_once(config: ExporterConfig) -> int:
     """Evaluate in this process, print the metrics; 1 if the data cannot be evaluated."""
     import asyncio
 
-    from .server import ExporterService
+    from .service import ExporterService
 
     service = ExporterService(config, isolation="thread")
     try:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from genre_monitor.retrain_request import RetrainRequest
+from genre_monitor.spec import Retrain
 from genre_monitor_operator.manifests.common import LABEL_REQUEST_ID
-from genre_monitor_operator.spec import Retrain
 
 CREATE, ADOPT, SKIP = "create", "adopt", "skip"
 SKIP_COOLDOWN = "cooldown"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from genre_monitor.dev.paths import REPO_ROOT, tool
+from genre_monitor_dev.paths import REPO_ROOT, tool
 
 CHART_DIR = REPO_ROOT / "charts" / "genre-monitor"
 CI_VALUES = sorted((CHART_DIR / "ci").glob("*-values.yaml"))

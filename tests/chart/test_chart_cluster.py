@@ -33,8 +33,8 @@ from kubernetes.client import (
 from kubernetes.client.rest import ApiException
 
 from genre_monitor import api
-from genre_monitor.dev.paths import REPO_ROOT, tool
-from genre_monitor.dev.procs import ManagedProcess, free_port, http_ok, wait_until
+from genre_monitor_dev.paths import REPO_ROOT, tool
+from genre_monitor_dev.procs import ManagedProcess, free_port, http_ok, wait_until
 from tests.chart.chart import CHART_DIR, CI_VALUES, helm, render_text, scenario_name
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from genre_monitor import api
-from genre_monitor.dev.paths import REPO_ROOT
+from genre_monitor_dev.paths import REPO_ROOT
 from tests.chart.chart import (
     CHART_DIR,
     CI_VALUES,

@@ -24,8 +24,8 @@ import yaml
 
 from genre_monitor import api
 from genre_monitor import metric_names as m
-from genre_monitor.dev.procs import ManagedProcess, free_port, wait_until
-from genre_monitor.dev.prom import ScrapeJob
+from genre_monitor_dev.procs import ManagedProcess, free_port, wait_until
+from genre_monitor_dev.prom import ScrapeJob
 from tests.chart.chart import DASHBOARDS, dashboard_panels, load_dashboard
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from genre_monitor.dev.procs import project_command
+from genre_monitor_dev.procs import project_command
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from genre_monitor.dev.demo import NAME, NAMESPACE, Scenario
-from genre_monitor.dev.local_loop import LocalLoop, Timeline
+from genre_monitor_dev.demo import NAME, NAMESPACE, Scenario
+from genre_monitor_dev.local_loop import LocalLoop, Timeline
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genre_monitor.synthetic import FEATURES, PREDICTION_COLUMN, TARGET_COLUMN
+from genre_monitor_dev.synthetic import FEATURES, PREDICTION_COLUMN, TARGET_COLUMN
 from genre_monitor_exporter.config import ExporterConfig
 
 

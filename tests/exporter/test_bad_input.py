@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genre_monitor.synthetic import make_prediction_log, write_parquet
+from genre_monitor_dev.synthetic import make_prediction_log, write_parquet
 from genre_monitor_exporter.server import ExporterService
 
 from .conftest import exporter_config

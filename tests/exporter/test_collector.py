@@ -5,7 +5,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from genre_monitor import metric_names as m
-from genre_monitor.synthetic import FEATURES, write_reference_and_current
+from genre_monitor_dev.synthetic import FEATURES, write_reference_and_current
 from genre_monitor_exporter.collector import ExporterCollector, ExporterState
 from genre_monitor_exporter.evaluation import Evaluator
 

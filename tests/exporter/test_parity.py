@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genre_monitor.synthetic import FEATURES, make_prediction_log, write_parquet
+from genre_monitor_dev.synthetic import FEATURES, make_prediction_log, write_parquet
 from genre_monitor_exporter.evaluation import Evaluator
 from genre_monitor_exporter.report import run_evidently
 

@@ -11,9 +11,9 @@ import pytest
 import requests
 import yaml
 
-from genre_monitor.dev.procs import ManagedProcess, free_port, wait_until
-from genre_monitor.dev.prom import ScrapeJob
-from genre_monitor.synthetic import FEATURES, make_prediction_log, write_parquet
+from genre_monitor_dev.procs import ManagedProcess, free_port, wait_until
+from genre_monitor_dev.prom import ScrapeJob
+from genre_monitor_dev.synthetic import FEATURES, make_prediction_log, write_parquet
 
 pytestmark = pytest.mark.integration
 

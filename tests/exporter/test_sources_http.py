@@ -8,7 +8,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from genre_monitor.synthetic import write_reference_and_current
+from genre_monitor_dev.synthetic import write_reference_and_current
 from genre_monitor_exporter import sources
 from genre_monitor_exporter.evaluation import Evaluator
 from genre_monitor_exporter.server import ExporterService

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from genre_monitor.dev.procs import wait_until
-from genre_monitor.dev.prom import ScrapeJob
+from genre_monitor_dev.procs import wait_until
+from genre_monitor_dev.prom import ScrapeJob
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,7 @@ from kubernetes.client import (
 from kubernetes.client.rest import ApiException
 
 from genre_monitor import api as gm_api
-from genre_monitor.dev.paths import REPO_ROOT
+from genre_monitor_dev.paths import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

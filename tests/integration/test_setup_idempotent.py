@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from genre_monitor.dev.paths import REPO_ROOT
+from genre_monitor_dev.paths import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -16,7 +16,7 @@ WORK_WORDS = ("installing", "downloading", "unpacking", "building", "linking", "
 
 def test_tool_installer_skips_what_is_present():
     result = subprocess.run(
-        [sys.executable, "-m", "genre_monitor.dev.tools"],
+        [sys.executable, "-m", "genre_monitor_dev.tools"],
         capture_output=True, text=True, cwd=REPO_ROOT, check=True,
     )
     assert "all tools present" in result.stdout
@@ -32,7 +32,7 @@ def test_venv_is_up_to_date_after_setup():
 
 
 def test_helm_is_version_4_and_checkers_run():
-    from genre_monitor.dev.paths import tool
+    from genre_monitor_dev.paths import tool
 
     version = subprocess.run([tool("helm"), "version", "--short"],
                              capture_output=True, text=True, check=True).stdout

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from genre_monitor.dev.paths import REPO_ROOT, tool
-from genre_monitor.dev.procs import ManagedProcess, free_port, http_ok, wait_until
+from genre_monitor_dev.paths import REPO_ROOT, tool
+from genre_monitor_dev.procs import ManagedProcess, free_port, http_ok, wait_until
 
 RELEASE, RELEASE_NAMESPACE = "gm", "genre-monitor-system"
 CHART = REPO_ROOT / "charts" / "genre-monitor"

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from genre_monitor import api
-from genre_monitor_operator.spec import DEFAULT_RESOURCES, DEFAULT_SEVERITY, parse_monitor
+from genre_monitor.spec import DEFAULT_EXPORTER_RESOURCES, Severity
+from genre_monitor_operator.spec import parse_monitor
 
 pytestmark = pytest.mark.unit
 
@@ -62,7 +63,7 @@ def test_retrain_triggers_and_severities_are_the_alert_names(spec_schema):
     assert tuple(retrain["triggers"]["items"]["enum"]) == api.ALERT_NAMES
     severity = spec_schema["properties"]["alerts"]["properties"]["severity"]["properties"]
     assert tuple(severity) == api.ALERT_NAMES
-    assert {name: prop["default"] for name, prop in severity.items()} == DEFAULT_SEVERITY
+    assert {name: prop["default"] for name, prop in severity.items()} == Severity().by_alert
 
 
 def test_operator_defaults_equal_the_crd_defaults(spec_schema):
@@ -70,7 +71,7 @@ def test_operator_defaults_equal_the_crd_defaults(spec_schema):
     body["metadata"].update(namespace="ns", uid="u")
     defaulted = copy.deepcopy(body)
     defaulted["spec"] = apply_defaults(spec_schema, body["spec"])
-    assert defaulted["spec"]["exporter"]["resources"] == DEFAULT_RESOURCES
+    assert defaulted["spec"]["exporter"]["resources"] == DEFAULT_EXPORTER_RESOURCES
     ours, theirs = parse_monitor(body), parse_monitor(defaulted)
     # exporter_spec is verbatim (it differs by the defaults written out); the rest is equal.
     assert {**vars(ours), "exporter_spec": None} == {**vars(theirs), "exporter_spec": None}

@@ -16,8 +16,8 @@ from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.rest import ApiException
 
 from genre_monitor import api
-from genre_monitor.dev.procs import wait_until
 from genre_monitor.retrain_request import RetrainRequest
+from genre_monitor_dev.procs import wait_until
 from tests.operator.operator_process import (
     OperatorProcess,
     install_operator_identity,
@@ -373,7 +373,7 @@ def test_killed_mid_reconcile_converges_without_duplicates(k8s_api, k8s_namespac
 def test_printer_columns(k8s_cluster, k8s_namespace, k8s_api, operator, tmp_path):
     import subprocess
 
-    from genre_monitor.dev.paths import tool
+    from genre_monitor_dev.paths import tool
 
     create_monitor(k8s_api, copy.deepcopy(monitor_body(k8s_namespace)))
     wait_ready(k8s_api, k8s_namespace, "gtzan")

@@ -11,7 +11,7 @@ import pytest
 from kubernetes.client import CoreV1Api, CustomObjectsApi
 
 from genre_monitor import api
-from genre_monitor.dev.procs import wait_until
+from genre_monitor_dev.procs import wait_until
 from tests.operator.operator_process import (
     RELEASE_NAMESPACE,
     OperatorProcess,

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from genre_monitor.dev.procs import wait_until
+from genre_monitor_dev.procs import wait_until
 from tests.operator.operator_process import (
     RELEASE_NAMESPACE,
     OperatorProcess,

@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from genre_monitor.retrain_request import RetrainRequest
+from genre_monitor.spec import Retrain
 from genre_monitor_operator import retrain as r
-from genre_monitor_operator.spec import Retrain
 
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2025, 1, 5, 12, 0, 0, tzinfo=UTC)
 SPEC = Retrain(triggers=("AccuracyBelowThreshold", "TooManyDriftedFeatures"),
-               cooldown_seconds=3600, job_template={"spec": {}}, http_secret=None)
+               cooldown="1h", job_template={"spec": {}})
 
 
 def request(alert="AccuracyBelowThreshold", fingerprint="f1", starts="2025-01-05T11:59:00Z"):

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from kubernetes.client import CoreV1Api
 
-from genre_monitor.dev.procs import free_port, wait_until
+from genre_monitor_dev.procs import free_port, wait_until
 from tests.operator.test_operator_cluster import (  # shared real-cluster helpers
     create_monitor,
     get_monitor,

@@ -19,8 +19,8 @@ from kubernetes.client import CustomObjectsApi
 from kubernetes.client.rest import ApiException
 
 from genre_monitor import api
-from genre_monitor.dev.paths import REPO_ROOT, tool
 from genre_monitor.retrain_request import RetrainRequest
+from genre_monitor_dev.paths import REPO_ROOT, tool
 from tests.webhook.alerts import STARTS_AT, alert, body, notification
 from tests.webhook.conftest import TOKEN
 from tests.webhook.process import WebhookProcess, free_port

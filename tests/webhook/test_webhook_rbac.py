@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from genre_monitor import api
-from genre_monitor.dev.paths import REPO_ROOT, tool
+from genre_monitor_dev.paths import REPO_ROOT, tool
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,8 @@ import json
 
 from genre_monitor import api
 from genre_monitor import metric_names as m
+from genre_monitor.durations import format_duration
 from genre_monitor_operator.config import OperatorConfig
-from genre_monitor_operator.durations import format_duration
 from genre_monitor_operator.manifests.common import (
     EXPORTER_PORT_NAME,
     metadata,
@@ -68,7 +68,7 @@ def _rule(monitor: Monitor, alert: str, expr: str, summary: str, description: st
         "expr": expr,
         "for": monitor.alerts.for_,
         "labels": {
-            "severity": monitor.alerts.severity[alert],
+            "severity": monitor.alerts.severity.by_alert[alert],
             api.ALERT_LABEL_MONITOR: monitor.name,
             api.ALERT_LABEL_NAMESPACE: monitor.namespace,
         },

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from genre_monitor import synthetic
-from genre_monitor.synthetic import FEATURES, GENRES, make_prediction_log
+from genre_monitor_dev import synthetic
+from genre_monitor_dev.synthetic import FEATURES, GENRES, make_prediction_log
 
 pytestmark = pytest.mark.unit
 

@@ -1,6 +1,7 @@
-"""``genre-monitor``: the developer command line. A thin dispatcher: each
-subcommand is a (name, help, configure(parser), command(args) -> exit code)
-row in COMMANDS, implemented in its own module."""
+"""``genre-monitor-dev``: the developer command line (a checkout only, never in
+an image). A thin dispatcher: each subcommand is a (name, help,
+configure(parser), command(args) -> exit code) row in COMMANDS, implemented in
+its own module."""
 
 from __future__ import annotations
 
@@ -15,18 +16,6 @@ class Command(NamedTuple):
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
-
-
-def _configure_train(parser):
-    from genre_monitor import trainer
-
-    trainer.configure_parser(parser)
-
-
-def _train(args) -> int:
-    from genre_monitor import trainer
-
-    return trainer.command(args)
 
 
 def _configure_generate(parser):
@@ -45,7 +34,7 @@ def _configure_generate(parser):
 
 
 def _generate(args) -> int:
-    from genre_monitor import synthetic
+    from genre_monitor_dev import synthetic
 
     try:
         drift = {}
@@ -67,33 +56,32 @@ def _generate(args) -> int:
             drift=drift,
         )
     except (ValueError, OSError) as exc:
-        print(f"genre-monitor generate: error: {exc}", file=sys.stderr)
+        print(f"genre-monitor-dev generate: error: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {reference} and {current}")
     return 0
 
 
 def _configure_demo(parser):
-    from genre_monitor.dev import demo
+    from genre_monitor_dev import demo
 
     demo.configure_parser(parser)
 
 
 def _demo(args) -> int:
-    from genre_monitor.dev import demo
+    from genre_monitor_dev import demo
 
     return demo.command(args)
 
 
 COMMANDS: tuple[Command, ...] = (
     Command("demo", "run the whole loop locally on a real control plane", _configure_demo, _demo),
-    Command("train", "train a classifier and write a new reference", _configure_train, _train),
     Command("generate", "write synthetic GTZAN-like data", _configure_generate, _generate),
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genre-monitor", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="genre-monitor-dev", description=__doc__.split("\n")[0])
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         sub = subcommands.add_parser(command.name, help=command.help)

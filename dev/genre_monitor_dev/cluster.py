@@ -11,7 +11,7 @@ ServiceAccounts) behaves as in a real cluster.
         api = cluster.api_client()
         ...
 
-The binaries come from ``genre_monitor.dev.control_plane`` (``make tools``).
+The binaries come from ``genre_monitor_dev.control_plane`` (``make tools``).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from genre_monitor.dev.paths import tool
-from genre_monitor.dev.procs import ManagedProcess, free_port
+from genre_monitor_dev.paths import tool
+from genre_monitor_dev.procs import ManagedProcess, free_port
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/16"
 KUBERNETES_SERVICE_IP = "10.0.0.1"
@@ -564,7 +564,7 @@ class LocalCluster:
 
     def install_prometheus_operator_crds(self) -> list[str]:
         """ServiceMonitor, PodMonitor, PrometheusRule, AlertmanagerConfig, ... (real schemas)."""
-        from genre_monitor.dev.control_plane import prometheus_operator_crd_paths
+        from genre_monitor_dev.control_plane import prometheus_operator_crd_paths
 
         start = time.monotonic()
         names = self.apply_crds(prometheus_operator_crd_paths())

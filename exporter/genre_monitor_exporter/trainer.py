@@ -1,4 +1,4 @@
-"""The reference trainer a retraining Job runs (``genre-monitor train``).
+"""The reference trainer a retraining Job runs (``genre-monitor-train``).
 
 Trains a scikit-learn classifier on labelled rows (the current prediction
 log with its actual labels, plus the reference), reports its accuracy on a
@@ -296,7 +296,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ACCURACY_TOO_LOW = 0, 1, 2, 3
 
 
 def configure_parser(parser) -> None:
-    """``genre-monitor train`` flags. Flags win over the environment the
+    """``genre-monitor-train`` flags. Flags win over the environment the
     operator sets in the Job, which wins over --features-from-spec."""
     parser.description = (
         "Train a scikit-learn classifier on the labelled current data plus the reference, "
@@ -396,12 +396,25 @@ def command(args, environ=None) -> int:
         )
         result = run(config)
     except AccuracyTooLow as exc:
-        print(f"genre-monitor train: {exc}", file=sys.stderr)
+        print(f"genre-monitor-train: {exc}", file=sys.stderr)
         return EXIT_ACCURACY_TOO_LOW
     except TrainingError as exc:
-        print(f"genre-monitor train: error: {exc}", file=sys.stderr)
+        print(f"genre-monitor-train: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(accuracy_summary(result))
     print(f"model written to {result.model_uri} (+ .json)")
     print(f"new reference written to {result.reference_uri} ({result.reference_rows} rows)")
     return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``genre-monitor-train``: the command a retraining Job runs (exporter image)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="genre-monitor-train")
+    configure_parser(parser)
+    return command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

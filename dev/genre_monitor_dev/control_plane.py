@@ -26,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from genre_monitor.dev.paths import CACHE_DIR, REPO_ROOT
-from genre_monitor.dev.tools import link_into_tools_bin, say
+from genre_monitor_dev.paths import CACHE_DIR, REPO_ROOT
+from genre_monitor_dev.tools import link_into_tools_bin, say
 
 TOOLS_MODULE_DIR = REPO_ROOT / "tests" / "cluster"
 COMMANDS = ("kube-apiserver", "kube-controller-manager")

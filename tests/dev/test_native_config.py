@@ -7,8 +7,8 @@ import subprocess
 import pytest
 import yaml
 
-from genre_monitor.dev import native_config
-from genre_monitor.dev.paths import tool
+from genre_monitor_dev import native_config
+from genre_monitor_dev.paths import tool
 
 pytestmark = pytest.mark.unit
 

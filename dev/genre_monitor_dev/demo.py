@@ -19,10 +19,11 @@ import joblib
 import pandas as pd
 import requests
 
-from genre_monitor import api, synthetic
+from genre_monitor import api
 from genre_monitor import metric_names as m
-from genre_monitor.dev.local_loop import LocalLoop, Timeline, atomic_write_parquet
-from genre_monitor.dev.procs import wait_until
+from genre_monitor_dev import synthetic
+from genre_monitor_dev.local_loop import LocalLoop, Timeline, atomic_write_parquet
+from genre_monitor_dev.procs import wait_until
 
 NAMESPACE = "ml"
 NAME = "gtzan-classifier"
@@ -67,7 +68,7 @@ def demo_monitor(data_dir: Path, interval: str = "1s") -> dict:
                                     {
                                         "name": "train",
                                         "image": "genre-monitor-exporter:dev",
-                                        "command": ["genre-monitor", "train"],
+                                        "command": ["genre-monitor-train"],
                                         "args": [
                                             "--reference=$(GENRE_MONITOR_REFERENCE_URI)",
                                             "--current=$(GENRE_MONITOR_CURRENT_URI)",

@@ -28,11 +28,11 @@ from kubernetes.client import BatchV1Api, CoreV1Api, CustomObjectsApi
 from kubernetes.client.rest import ApiException
 
 from genre_monitor import api
-from genre_monitor.dev import native_config
-from genre_monitor.dev.cluster import LocalCluster
-from genre_monitor.dev.local_kubelet import LocalKubelet
-from genre_monitor.dev.paths import REPO_ROOT, tool
-from genre_monitor.dev.procs import (
+from genre_monitor_dev import native_config
+from genre_monitor_dev.cluster import LocalCluster
+from genre_monitor_dev.local_kubelet import LocalKubelet
+from genre_monitor_dev.paths import REPO_ROOT, tool
+from genre_monitor_dev.procs import (
     ManagedProcess,
     free_port,
     http_ok,
@@ -40,7 +40,7 @@ from genre_monitor.dev.procs import (
     project_command,
     wait_until,
 )
-from genre_monitor.dev.prom import LocalAlertmanager, LocalPrometheus
+from genre_monitor_dev.prom import LocalAlertmanager, LocalPrometheus
 
 CHART = REPO_ROOT / "charts" / "genre-monitor"
 CRD = REPO_ROOT / "crds" / "genremonitor.yaml"
