@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from genre_monitor_dev.synthetic import make_prediction_log, write_parquet
-from genre_monitor_exporter.server import ExporterService
+from genre_monitor_exporter.service import ExporterService
 
 from .conftest import exporter_config
 

@@ -11,7 +11,7 @@ import pytest
 from genre_monitor_dev.synthetic import write_reference_and_current
 from genre_monitor_exporter import sources
 from genre_monitor_exporter.evaluation import Evaluator
-from genre_monitor_exporter.server import ExporterService
+from genre_monitor_exporter.service import ExporterService
 
 from .conftest import exporter_config
 
