@@ -17,7 +17,6 @@ from genre_monitor_webhook.server import DEFAULT_MAX_BODY_BYTES, create_app
 
 log = logging.getLogger("genre_monitor_webhook")
 
-DEFAULT_TOKEN_FILE = "/var/run/secrets/genre-monitor/webhook/token"  # noqa: S105 - a path
 # LogRecord attributes that are not user-supplied ``extra`` fields.
 _RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -51,9 +50,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(env("GENRE_MONITOR_WEBHOOK_PORT", "8080")))
     parser.add_argument(
         "--token-file",
-        default=env("GENRE_MONITOR_WEBHOOK_TOKEN_FILE", DEFAULT_TOKEN_FILE),
+        # No default path: the chart that mounts the Secret says where, once.
+        default=env("GENRE_MONITOR_WEBHOOK_TOKEN_FILE", None),
         help="file holding the bearer token Alertmanager sends (mounted from a Secret; "
-        "re-read when it changes)",
+        "re-read when it changes); required, or $GENRE_MONITOR_WEBHOOK_TOKEN_FILE",
     )
     parser.add_argument(
         "--kubeconfig",
@@ -67,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--log-level", default=env("GENRE_MONITOR_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
+    if not args.token_file:
+        parser.error("--token-file (or $GENRE_MONITOR_WEBHOOK_TOKEN_FILE) is required")
     if not 0 < args.port < 65536:
         parser.error(f"--port must be 1..65535, got {args.port}")
     if args.max_body_bytes < 1:
