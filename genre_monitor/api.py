@@ -15,7 +15,6 @@ LABEL_INSTANCE = "app.kubernetes.io/instance"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_PART_OF = "app.kubernetes.io/part-of"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_VERSION = "app.kubernetes.io/version"
 PART_OF = "genre-monitor"
 MANAGED_BY = "genre-monitor-operator"
 

@@ -130,14 +130,6 @@ defaults to the chart's appVersion.
 {{- end }}
 
 {{/*
-Labels kube-prometheus-stack selects ServiceMonitors and PrometheusRules by,
-as JSON for the operator's environment (it puts them on what it generates).
-*/}}
-{{- define "genre-monitor.prometheusSelectorLabels" -}}
-{{- toYaml .Values.prometheus.selectorLabels }}
-{{- end }}
-
-{{/*
 The ServiceAccount token, mounted explicitly rather than by the automount so
 only the containers that call the API get it, with a bounded lifetime; the
 paths are those the Kubernetes clients read in-cluster.
