@@ -1,4 +1,4 @@
-"""``genre-monitor demo``: the whole loop on this machine, step by step.
+"""``genre-monitor-dev demo``: the whole loop on this machine, step by step.
 
 Generates GTZAN-like data, applies a GenreMonitor, shows healthy metrics,
 injects drift and an accuracy drop, and follows the alert, the retrain

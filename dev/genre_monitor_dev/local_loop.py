@@ -8,7 +8,7 @@ AlertmanagerConfig (see ``native_config``), the exporter as a local process
 for the monitor's ConfigMap, and a ``LocalKubelet`` running the retraining
 Job's command. Nothing here runs Pods, so this plays the kubelet's part.
 
-Used by ``genre-monitor demo`` and by the end-to-end test.
+Used by ``genre-monitor-dev demo`` and by the end-to-end test.
 """
 
 from __future__ import annotations

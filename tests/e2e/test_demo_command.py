@@ -1,4 +1,4 @@
-"""`genre-monitor demo --keep` completes the loop, stays up, and Ctrl-C stops
+"""`genre-monitor-dev demo --keep` completes the loop, stays up, and Ctrl-C stops
 every process it started."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def alive(pids: set[int]) -> set[int]:
 def test_demo_keep_then_ctrl_c_stops_everything(tmp_path):
     workdir = tmp_path / "demo"
     demo = subprocess.Popen(
-        [project_command("genre-monitor"), "demo", "--keep", "--workdir", str(workdir)],
+        [project_command("genre-monitor-dev"), "demo", "--keep", "--workdir", str(workdir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: list[str] = []

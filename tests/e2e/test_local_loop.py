@@ -1,4 +1,4 @@
-"""The whole loop, unattended: the same scenario as `genre-monitor demo`.
+"""The whole loop, unattended: the same scenario as `genre-monitor-dev demo`.
 
 Real control plane, chart installed with helm, operator and webhook as local
 processes under the chart's ServiceAccounts, the exporter, real Prometheus
