@@ -226,8 +226,11 @@ def command(args: argparse.Namespace) -> int:
     timeline = Timeline()
     loop = LocalLoop(workdir, timeline, interval=args.interval)
     scenario = Scenario(loop, workdir / "data", timeline)
-    # Ctrl-C, and a plain kill, stop every component cleanly.
+    # Ctrl-C, and a plain kill, stop every component cleanly. SIGINT is set
+    # explicitly: a process started in the background by a shell without job
+    # control inherits it ignored, and Python then keeps it ignored.
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     try:
         loop.start()
         scenario.run()
