@@ -15,7 +15,7 @@ version of the CRD still parses.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -35,8 +35,8 @@ from genre_monitor.durations import DurationError, parse_duration
 
 # The drift methods the exporter computes; `auto` is Evidently's own choice by
 # the reference's size and the column's type. The CRD's enum is this list.
-DRIFT_METHODS = ("auto", "ks", "wasserstein", "psi", "jensenshannon", "chisquare", "z")
 DriftMethod = Literal["auto", "ks", "wasserstein", "psi", "jensenshannon", "chisquare", "z"]
+DRIFT_METHODS: tuple[str, ...] = get_args(DriftMethod)
 AlertName = Literal[api.ALERT_NAMES]  # type: ignore[valid-type]
 
 DEFAULT_EXPORTER_RESOURCES = {
@@ -122,12 +122,6 @@ class Columns(Section):
             if column in self.features:
                 raise ValueError(f"{name}: {column!r} is also listed as a feature")
         return self
-
-    @property
-    def all(self) -> tuple[str, ...]:
-        """Every column an evaluation reads, without duplicates."""
-        wanted = [*self.features, self.prediction, *([self.target] if self.target else [])]
-        return tuple(dict.fromkeys(wanted))
 
 
 class Drift(Section):

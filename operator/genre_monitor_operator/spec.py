@@ -66,14 +66,6 @@ class Monitor:
         return self.spec.current.uri
 
     @property
-    def features(self) -> tuple[str, ...]:
-        return self.spec.columns.features
-
-    @property
-    def prediction(self) -> str:
-        return self.spec.columns.prediction
-
-    @property
     def target(self) -> str | None:
         return self.spec.columns.target or None
 
