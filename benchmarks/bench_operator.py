@@ -23,9 +23,9 @@ from kubernetes.client import CoreV1Api, CustomObjectsApi
 from genre_monitor import api
 from genre_monitor_dev.cluster import LocalCluster
 from genre_monitor_operator.children import desired_children
-from genre_monitor_operator.config import config_from_env
 from genre_monitor_operator.kube import Kube
 from genre_monitor_operator.manifests.alerting import webhook_target
+from genre_monitor_operator.operator_config import config_from_env
 from genre_monitor_operator.spec import parse_monitor
 
 # The prometheus-operator CRDs contain the plain scalar `=`; read it as a string.

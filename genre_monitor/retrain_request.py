@@ -14,7 +14,32 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
-STATUS_PATH = ("retrain", "pendingRequest")
+# The status.retrain field names both components read and write, said once.
+RETRAIN = "retrain"  # status.retrain
+PENDING_REQUEST = "pendingRequest"  # written by the webhook, cleared by the operator
+LAST_REQUEST_ID = "lastRequestId"  # the last request acted on, written by the operator
+SKIPPED = "skipped"  # requests decided against: [{requestId, alertName, reason, time}]
+SKIPPED_REQUEST_ID = "requestId"
+
+
+def retrain_status(body: dict) -> dict:
+    """status.retrain of a GenreMonitor body ({} when absent or malformed)."""
+    status = body.get("status") if isinstance(body, dict) else None
+    node = status.get(RETRAIN) if isinstance(status, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+def skipped_request_ids(status: dict) -> set[str]:
+    """The ids of the requests recorded as skipped in a status.retrain."""
+    skipped = status.get(SKIPPED)
+    if not isinstance(skipped, list):
+        return set()
+    return {str(e.get(SKIPPED_REQUEST_ID)) for e in skipped if isinstance(e, dict)}
+
+
+def already_handled(status: dict, request_id: str) -> bool:
+    """Whether a status.retrain records this request as acted on or skipped."""
+    return status.get(LAST_REQUEST_ID) == request_id or request_id in skipped_request_ids(status)
 
 
 @dataclass(frozen=True)
@@ -43,3 +68,8 @@ class RetrainRequest:
             return cls(**{name: str(data[name]) for name in cls.__dataclass_fields__})
         except KeyError:
             return None
+
+
+def pending_request(body: dict) -> RetrainRequest | None:
+    """The request at status.retrain.pendingRequest of a GenreMonitor body, if any."""
+    return RetrainRequest.from_status(retrain_status(body).get(PENDING_REQUEST))

@@ -6,7 +6,6 @@ from the cluster (the webhook token to copy) in, manifests out.
 
 from __future__ import annotations
 
-from genre_monitor_operator.config import OperatorConfig
 from genre_monitor_operator.manifests.alerting import (
     WebhookTarget,
     alertmanager_config,
@@ -19,6 +18,7 @@ from genre_monitor_operator.manifests.exporter import (
     exporter_service,
 )
 from genre_monitor_operator.manifests.monitoring import prometheus_rule, service_monitor
+from genre_monitor_operator.operator_config import OperatorConfig
 from genre_monitor_operator.spec import Monitor
 
 

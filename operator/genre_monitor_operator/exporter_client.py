@@ -11,9 +11,9 @@ import logging
 
 import requests
 
+from genre_monitor_operator.conditions import Evaluation, parse_evaluation
 from genre_monitor_operator.manifests.common import EXPORTER_PORT
 from genre_monitor_operator.spec import Monitor
-from genre_monitor_operator.status import Evaluation, parse_evaluation
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,13 @@ import time
 import kopf
 
 from genre_monitor import api
-from genre_monitor_operator import operations
-from genre_monitor_operator import retrain as decisions
+from genre_monitor.retrain_request import pending_request
+from genre_monitor_operator import decisions, operations
 from genre_monitor_operator.children import desired_children
 from genre_monitor_operator.compare import needs_apply
 from genre_monitor_operator.exporter_client import fetch_evaluation
 from genre_monitor_operator.manifests.alerting import webhook_target
+from genre_monitor_operator.manifests.common import owned_by
 from genre_monitor_operator.metrics import (
     MetricsConfigError,
     OperatorMetrics,
@@ -45,9 +46,9 @@ def _report(body: kopf.Body, outcome: operations.Outcome | None,
     if outcome is None:
         return
     metrics.retrain_decided(outcome)
-    if outcome.result is not None and (outcome.result.applied or outcome.result.deleted):
-        logger.info("children applied: %s; deleted: %s", outcome.result.applied,
-                    outcome.result.deleted)
+    if outcome.children is not None and (outcome.children.applied or outcome.children.deleted):
+        logger.info("children applied: %s; deleted: %s", outcome.children.applied,
+                    outcome.children.deleted)
     for condition in outcome.transitions:
         kind = "Warning" if (condition.type, condition.status) in (
             ("Ready", "False"), ("Degraded", "True")) else "Normal"
@@ -175,7 +176,7 @@ async def stop_resync(memo: kopf.Memo, **_) -> None:
 def retrain_requested(type: str | None, body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
     if type == "DELETED" or body.metadata.get("deletionTimestamp"):
         return
-    if not (body.get("status") or {}).get("retrain", {}).get("pendingRequest"):
+    if pending_request(body) is None:
         return
     _report(body, operations.handle_retrain_request(memo.kube, dict(body)), logger,
             memo.metrics)
@@ -200,8 +201,7 @@ def _owner(body: kopf.Body, index: kopf.Index) -> dict | None:
     owner = next(iter(store), None) if store else None
     if owner is None or owner.get("metadata", {}).get("deletionTimestamp"):
         return None
-    uids = {ref.get("uid") for ref in body.metadata.get("ownerReferences") or []}
-    return dict(owner) if owner["metadata"].get("uid") in uids else None
+    return dict(owner) if owned_by(body, owner["metadata"].get("uid")) else None
 
 
 def child_changed(type: str | None, body: kopf.Body, memo: kopf.Memo,

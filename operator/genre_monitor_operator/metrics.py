@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from genre_monitor_operator import retrain as decisions
+from genre_monitor_operator import decisions
 
 PORT_ENV = "GENRE_MONITOR_METRICS_PORT"
 PREFIX = "genre_monitor_operator_"
@@ -52,7 +52,7 @@ def reconcile_result(outcome) -> str:
     child could not be applied; unchanged: a no-op (the usual resync)."""
     if outcome is None or outcome.error:
         return RESULT_ERROR
-    result = outcome.result
+    result = outcome.children
     if result is not None and result.problems:
         return RESULT_ERROR
     if result is not None and (result.applied or result.deleted):
@@ -122,8 +122,8 @@ class OperatorMetrics:
         """One reconcile; ``outcome`` None: it raised."""
         self.reconcile_duration.observe(seconds)
         self.reconciles.labels(result=reconcile_result(outcome)).inc()
-        if outcome is not None and outcome.result is not None:
-            for described in outcome.result.applied:
+        if outcome is not None and outcome.children is not None:
+            for described in outcome.children.applied:
                 # reconcile.describe(): "<Kind> <name>"; the kind alone is a bounded label.
                 self.children_applied.labels(kind=described.split(" ", 1)[0]).inc()
 
@@ -131,12 +131,13 @@ class OperatorMetrics:
         decision = outcome.decision if outcome is not None else None
         if decision is None:
             return
-        reason = decision.skip_reason if decision.action == decisions.SKIP else outcome.reason
+        skipped = decision.action == decisions.SKIP
+        reason = decision.skip_reason if skipped else outcome.request_reason
         self.retrain_decisions.labels(action=decision.action, reason=reason or "").inc()
 
     def job_finished(self, outcome) -> None:
-        if outcome is not None and outcome.job_result:
-            self.retrain_jobs.labels(result=outcome.job_result).inc()
+        if outcome is not None and outcome.finished_job_result:
+            self.retrain_jobs.labels(result=outcome.finished_job_result).inc()
 
 
 # All interfaces: Prometheus scrapes the Pod's IP (the chart's NetworkPolicy limits who).

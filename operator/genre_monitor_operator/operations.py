@@ -7,25 +7,28 @@ call these; tests may call them directly against an apiserver.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kubernetes.client.rest import ApiException
 
 from genre_monitor import api
-from genre_monitor.retrain_request import STATUS_PATH, RetrainRequest
-from genre_monitor_operator import retrain as decisions
-from genre_monitor_operator import status as conditions
-from genre_monitor_operator.config import OperatorConfig
+from genre_monitor.retrain_request import (
+    LAST_REQUEST_ID,
+    RETRAIN,
+    RetrainRequest,
+    pending_request,
+    retrain_status,
+)
+from genre_monitor_operator import conditions, decisions
 from genre_monitor_operator.kube import Kube
+from genre_monitor_operator.manifests.common import owned_by
 from genre_monitor_operator.manifests.job import job_name, retrain_job
+from genre_monitor_operator.operator_config import OperatorConfig
 from genre_monitor_operator.reconcile import Result, reconcile_children
 from genre_monitor_operator.retrain_http import RetrainHttpError, call_retrain_endpoint
 from genre_monitor_operator.spec import Monitor, SpecError, parse_monitor
 from genre_monitor_operator.status_io import update_status
-
-log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -36,15 +39,15 @@ def utcnow() -> datetime:
 class Outcome:
     """What happened, for logs and Kubernetes Events."""
 
-    result: Result | None = None
+    children: Result | None = None
     transitions: list[conditions.Condition] = field(default_factory=list)
     decision: decisions.Decision | None = None
     job: str | None = None
     error: str | None = None
     # The retrain request's alert name, when a request was decided on.
-    reason: str | None = None
+    request_reason: str | None = None
     # Succeeded/Failed when this event recorded a retraining Job's end.
-    job_result: str | None = None
+    finished_job_result: str | None = None
 
 
 def _transitions(before: dict, after: dict | None) -> list[conditions.Condition]:
@@ -73,7 +76,7 @@ def reconcile_monitor(kube: Kube, config: OperatorConfig, body: dict,
         outcome.error = error.message
         return outcome
     result = reconcile_children(kube, monitor, config, dashboard_base)
-    outcome.result = result
+    outcome.children = result
     updates = [
         conditions.ready_condition([(p.reason, p.message) for p in result.problems]),
         conditions.degraded_condition(result.deployment, evaluation),
@@ -82,8 +85,7 @@ def reconcile_monitor(kube: Kube, config: OperatorConfig, body: dict,
         updates.append(conditions.drifting_condition(evaluation, monitor.max_drifted_features))
 
     def compute(current: dict) -> dict | None:
-        retrain_status = (current.get("status") or {}).get("retrain") or {}
-        all_updates = [*updates, conditions.retraining_condition(retrain_status)]
+        all_updates = [*updates, conditions.retraining_condition(retrain_status(current))]
         patch = conditions.conditions_patch(current, all_updates, now) or {}
         if read_evaluation:
             summary = evaluation.to_status() if evaluation else None
@@ -96,42 +98,30 @@ def reconcile_monitor(kube: Kube, config: OperatorConfig, body: dict,
     return outcome
 
 
-def _pending(body: dict) -> RetrainRequest | None:
-    node = body.get("status") or {}
-    for key in STATUS_PATH:
-        node = node.get(key) if isinstance(node, dict) else None
-    return RetrainRequest.from_status(node)
-
-
 def monitor_jobs(kube: Kube, monitor: Monitor) -> list[decisions.JobSummary]:
     jobs = kube.list("batch/v1", "Job", monitor.namespace, f"{api.LABEL_MONITOR}={monitor.name}")
-    return [decisions.summarize_job(job) for job in jobs if _owned(job, monitor)]
-
-
-def _owned(job: dict, monitor: Monitor) -> bool:
-    refs = (job.get("metadata") or {}).get("ownerReferences") or []
-    return any(ref.get("uid") == monitor.uid for ref in refs)
+    return [decisions.summarize_job(job) for job in jobs if owned_by(job, monitor.uid)]
 
 
 def handle_retrain_request(kube: Kube, body: dict) -> Outcome | None:
     """Act on status.retrain.pendingRequest, if any: one Job per incident."""
-    request = _pending(body)
+    request = pending_request(body)
     if request is None:
         return None
     now = utcnow()
-    outcome = Outcome(reason=request.reason)
+    outcome = Outcome(request_reason=request.reason)
     try:
         monitor = parse_monitor(body)
     except SpecError as error:
         monitor, outcome.error = None, error.message
-    retrain_status = (body.get("status") or {}).get("retrain") or {}
+    current_status = retrain_status(body)
     if monitor is None:
         decision = decisions.Decision(decisions.SKIP, decisions.SKIP_NOT_A_TRIGGER,
                                       detail=f"the spec is unusable: {outcome.error}")
         jobs = []
     else:
         jobs = monitor_jobs(kube, monitor)
-        decision = decisions.decide(now, request, monitor.retrain, retrain_status, jobs)
+        decision = decisions.decide(now, request, monitor.retrain, current_status, jobs)
     outcome.decision = decision
     name, http_result = decision.job_name, None
     if decision.action == decisions.CREATE:
@@ -145,7 +135,7 @@ def handle_retrain_request(kube: Kube, body: dict) -> Outcome | None:
         else:
             name = None
             if not _claim_request(kube, body, request):
-                return Outcome(reason=request.reason)  # another handler made the call
+                return Outcome(request_reason=request.reason)  # another handler made the call
             try:
                 call_retrain_endpoint(kube, monitor, request)
                 http_result = decisions.RESULT_REQUESTED
@@ -154,8 +144,8 @@ def handle_retrain_request(kube: Kube, body: dict) -> Outcome | None:
     outcome.job = name
 
     def compute(current: dict) -> dict | None:
-        current_retrain = (current.get("status") or {}).get("retrain") or {}
-        pending = _pending(current)
+        current_retrain = retrain_status(current)
+        pending = pending_request(current)
         still_pending = pending is not None and pending.id == request.id
         retrain_patch = decisions.status_after(now, request, decision, current_retrain, name,
                                                http_result, still_pending)
@@ -176,20 +166,19 @@ def _claim_request(kube: Kube, body: dict, request: RetrainRequest) -> bool:
     resourceVersion, so exactly one of them wins and makes the call.
     """
     def compute(current: dict) -> dict | None:
-        retrain = (current.get("status") or {}).get("retrain") or {}
-        if retrain.get("lastRequestId") == request.id:
+        if retrain_status(current).get(LAST_REQUEST_ID) == request.id:
             return None
-        return {"retrain": {"lastRequestId": request.id}}
+        return {RETRAIN: {LAST_REQUEST_ID: request.id}}
 
     return update_status(kube, body, compute) is not None
 
 
-def _retrain_status_patch(current: dict, retrain_status: dict, retrain_patch: dict,
+def _retrain_status_patch(current: dict, before: dict, retrain_patch: dict,
                           now: datetime) -> dict:
-    """The status patch for a change of status.retrain, with the Retraining
-    condition it implies."""
-    merged = {**retrain_status, **retrain_patch}
-    patch = {"retrain": retrain_patch}
+    """The status patch for a change of status.retrain (from ``before``), with
+    the Retraining condition it implies."""
+    merged = {**before, **retrain_patch}
+    patch = {RETRAIN: retrain_patch}
     cond = conditions.conditions_patch(current, [conditions.retraining_condition(merged)], now)
     if cond and "conditions" in cond:
         patch["conditions"] = cond["conditions"]
@@ -209,14 +198,14 @@ def track_job(kube: Kube, job: dict) -> Outcome | None:
     now = utcnow()
 
     def compute(current: dict) -> dict | None:
-        retrain_status = (current.get("status") or {}).get("retrain") or {}
-        progress = decisions.job_progress(retrain_status, summary)
+        before = retrain_status(current)
+        progress = decisions.job_progress(before, summary)
         if progress is None:
             return None
-        return _retrain_status_patch(current, retrain_status, progress, now)
+        return _retrain_status_patch(current, before, progress, now)
 
     after = update_status(kube, body, compute)
     # Written only when the recorded progress changed: a finished Job is counted once.
     job_result = summary.result if after is not None else None
     return Outcome(transitions=_transitions(body, after), job=summary.name,
-                   job_result=job_result)
+                   finished_job_result=job_result)

@@ -10,21 +10,21 @@ refuses) come back as a Problem for the Ready condition, never as a crash.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 
 from kubernetes.client.rest import ApiException
 
-from genre_monitor import api
 from genre_monitor_operator.children import desired_children
 from genre_monitor_operator.compare import needs_apply
-from genre_monitor_operator.config import OperatorConfig
 from genre_monitor_operator.kube import Kube
 from genre_monitor_operator.manifests.alerting import WebhookTarget, webhook_target
-from genre_monitor_operator.manifests.common import dashboard_name, webhook_token_secret_name
+from genre_monitor_operator.manifests.common import (
+    dashboard_name,
+    owned_by,
+    webhook_token_secret_name,
+)
+from genre_monitor_operator.operator_config import OperatorConfig
 from genre_monitor_operator.spec import Monitor
-
-log = logging.getLogger(__name__)
 
 # Children that exist only for some specs: removed when no longer wanted.
 OPTIONAL_CHILDREN = (
@@ -146,12 +146,8 @@ def reconcile_children(kube: Kube, monitor: Monitor, config: OperatorConfig,
         if (kind, name) in wanted:
             continue
         served, actual = _get(kube, api_version, kind, monitor.namespace, name)
-        if served and actual is not None and _owned_by(actual, monitor):
+        if served and actual is not None and owned_by(actual, monitor.uid):
             kube.delete(api_version, kind, monitor.namespace, name, actual["metadata"]["uid"])
             result.deleted.append(f"{kind} {name}")
     return result
 
-
-def _owned_by(obj: dict, monitor: Monitor) -> bool:
-    refs = obj.get("metadata", {}).get("ownerReferences") or []
-    return any(ref.get("uid") == monitor.uid and ref.get("kind") == api.KIND for ref in refs)

@@ -9,8 +9,8 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
 from genre_monitor import api
-from genre_monitor_operator.config import config_from_env
 from genre_monitor_operator.kube import Kube
+from genre_monitor_operator.operator_config import config_from_env
 
 MONITORS = (api.GROUP, api.VERSION, api.PLURAL)
 # What the operator creates and watches to put back when edited or deleted by

@@ -17,9 +17,9 @@ import yaml
 
 from genre_monitor.retrain_request import RetrainRequest
 from genre_monitor_operator.children import desired_children
-from genre_monitor_operator.config import config_from_env
 from genre_monitor_operator.manifests.alerting import webhook_target
 from genre_monitor_operator.manifests.job import retrain_job
+from genre_monitor_operator.operator_config import config_from_env
 from genre_monitor_operator.spec import parse_monitor
 
 CASES_DIR = Path(__file__).parent / "cases"

@@ -31,12 +31,12 @@ def test_every_child_is_owned_and_labelled(case):
 
 
 def test_a_spec_change_rolls_the_exporter_pods():
-    from genre_monitor_operator.config import OperatorConfig
     from genre_monitor_operator.manifests.exporter import (
         CHECKSUM_ANNOTATION,
         exporter_config_map,
         exporter_deployment,
     )
+    from genre_monitor_operator.operator_config import OperatorConfig
     from genre_monitor_operator.spec import parse_monitor
     from tests.operator.cases import load
 

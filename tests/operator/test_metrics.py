@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from genre_monitor_operator import retrain as decisions
+from genre_monitor_operator import decisions
 from genre_monitor_operator.metrics import (
     MetricsConfigError,
     OperatorMetrics,
@@ -35,10 +35,10 @@ def monitor(ready: str | None, deleting: bool = False) -> dict:
 
 
 def test_reconcile_results_and_children_by_kind(metrics):
-    applied = Outcome(result=Result(applied=["Deployment gtzan-exporter", "ConfigMap a",
+    applied = Outcome(children=Result(applied=["Deployment gtzan-exporter", "ConfigMap a",
                                              "ConfigMap b"]))
     metrics.reconciled(applied, 0.2)
-    metrics.reconciled(Outcome(result=Result(unchanged=["Service s"])), 0.01)
+    metrics.reconciled(Outcome(children=Result(unchanged=["Service s"])), 0.01)
     metrics.reconciled(Outcome(error="spec.columns: required"), 0.01)
     metrics.reconciled(None, 3.0)  # it raised
     assert value(metrics, "reconciles_total", result="applied") == 1
@@ -53,7 +53,7 @@ def test_reconcile_results_and_children_by_kind(metrics):
 
 def test_a_child_that_could_not_be_applied_is_an_error():
     problem = Problem("PrometheusOperatorMissing", "no ServiceMonitor CRD")
-    assert reconcile_result(Outcome(result=Result(applied=["ConfigMap a"],
+    assert reconcile_result(Outcome(children=Result(applied=["ConfigMap a"],
                                                   problems=[problem]))) == "error"
 
 
@@ -65,9 +65,9 @@ def test_every_reconcile_result_is_exported_from_the_start(metrics):
 
 def test_retrain_decisions_by_action_and_reason(metrics):
     metrics.retrain_decided(Outcome(decision=decisions.Decision(decisions.CREATE),
-                                    reason="AccuracyBelowThreshold"))
+                                    request_reason="AccuracyBelowThreshold"))
     metrics.retrain_decided(Outcome(decision=decisions.Decision(
-        decisions.SKIP, decisions.SKIP_COOLDOWN), reason="AccuracyBelowThreshold"))
+        decisions.SKIP, decisions.SKIP_COOLDOWN), request_reason="AccuracyBelowThreshold"))
     metrics.retrain_decided(Outcome())  # a reconcile: no decision, nothing counted
     assert value(metrics, "retrain_decisions_total", action="create",
                  reason="AccuracyBelowThreshold") == 1
@@ -77,7 +77,7 @@ def test_retrain_decisions_by_action_and_reason(metrics):
 
 
 def test_finished_jobs_by_result(metrics):
-    metrics.job_finished(Outcome(job="j1", job_result="Succeeded"))
+    metrics.job_finished(Outcome(job="j1", finished_job_result="Succeeded"))
     metrics.job_finished(Outcome(job="j2"))  # still running, or nothing new recorded
     metrics.job_finished(None)
     assert value(metrics, "retrain_jobs_total", result="Succeeded") == 1

@@ -8,7 +8,7 @@ import pytest
 
 from genre_monitor.retrain_request import RetrainRequest
 from genre_monitor.spec import Retrain
-from genre_monitor_operator import retrain as r
+from genre_monitor_operator import decisions as r
 
 pytestmark = pytest.mark.unit
 

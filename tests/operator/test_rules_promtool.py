@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from genre_monitor_dev.paths import tool
-from genre_monitor_operator.config import OperatorConfig
 from genre_monitor_operator.manifests.monitoring import prometheus_rule
+from genre_monitor_operator.operator_config import OperatorConfig
 from genre_monitor_operator.spec import parse_monitor
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from genre_monitor import metric_names as m
-from genre_monitor_operator import status as s
+from genre_monitor_operator import conditions as s
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from genre_monitor.retrain_request import STATUS_PATH, RetrainRequest
+from genre_monitor.retrain_request import (
+    PENDING_REQUEST,
+    RETRAIN,
+    RetrainRequest,
+    already_handled,
+    pending_request,
+    retrain_status,
+)
 from genre_monitor_webhook.payload import Alert
 
 # Reasons an alert leads to no write; the label values of the ignored metric.
@@ -42,12 +49,6 @@ IGNORED_REASONS = (
     IGNORED_ALREADY_HANDLED,
     IGNORED_OTHER_REQUEST_PENDING,
 )
-
-LAST_REQUEST_ID = "lastRequestId"  # status.retrain.lastRequestId, set by the operator
-# status.retrain.skipped: requests the operator declined (cooldown, a Job
-# running) with the reason. A replay of one of those is the same incident,
-# already answered: recording it again would only make the operator skip it again.
-SKIPPED = "skipped"
 
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # RFC 1123, <= 63
@@ -96,11 +97,13 @@ def decide(alert: Alert, monitor: dict | None, received_at: str) -> Decision:
             None, IGNORED_NOT_A_TRIGGER, f"{alert.name} is not in spec.retrain.triggers {triggers}"
         )
     rid = request_id(alert)
-    retrain_status = _get(monitor, "status", STATUS_PATH[0]) or {}
-    pending = RetrainRequest.from_status(retrain_status.get(STATUS_PATH[1]))
+    pending = pending_request(monitor)
     if pending is not None and pending.id == rid:
         return Decision(None, IGNORED_ALREADY_PENDING, f"request {rid} is already pending")
-    if retrain_status.get(LAST_REQUEST_ID) == rid or rid in _skipped_ids(retrain_status):
+    # A request the operator acted on or declined (cooldown, a Job running) is
+    # the same incident, already answered: recording it again would only make
+    # the operator skip it again.
+    if already_handled(retrain_status(monitor), rid):
         return Decision(None, IGNORED_ALREADY_HANDLED, f"request {rid} was already handled")
     if pending is not None:
         return Decision(
@@ -130,15 +133,8 @@ def status_patch(request: RetrainRequest, resource_version: str) -> dict:
     """
     return {
         "metadata": {"resourceVersion": resource_version},
-        "status": {STATUS_PATH[0]: {STATUS_PATH[1]: request.to_status()}},
+        "status": {RETRAIN: {PENDING_REQUEST: request.to_status()}},
     }
-
-
-def _skipped_ids(retrain_status: dict) -> set[str]:
-    skipped = retrain_status.get(SKIPPED)
-    if not isinstance(skipped, list):
-        return set()
-    return {str(e.get("requestId")) for e in skipped if isinstance(e, dict) and e.get("requestId")}
 
 
 def _get(obj: dict, *path: str):

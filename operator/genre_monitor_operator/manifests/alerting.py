@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genre_monitor import api
-from genre_monitor_operator.config import OperatorConfig
 from genre_monitor_operator.manifests.common import metadata, webhook_token_secret_name
+from genre_monitor_operator.operator_config import OperatorConfig
 from genre_monitor_operator.spec import Monitor
 
 COMPONENT = "alerting"

@@ -56,6 +56,14 @@ def owner_reference(monitor: Monitor) -> dict:
     }
 
 
+def owned_by(obj: dict, uid: str | None) -> bool:
+    """Whether ``obj`` names the GenreMonitor with this uid among its owners: the
+    one test of ownership (a name or a label can be forged; the uid cannot)."""
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return uid is not None and any(
+        ref.get("uid") == uid and ref.get("kind") == api.KIND for ref in refs)
+
+
 def metadata(
     monitor: Monitor,
     name: str,

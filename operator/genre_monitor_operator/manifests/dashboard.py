@@ -13,8 +13,8 @@ import json
 from functools import cache
 from importlib import resources
 
-from genre_monitor_operator.config import OperatorConfig
 from genre_monitor_operator.manifests.common import dashboard_name, metadata, short_hash
+from genre_monitor_operator.operator_config import OperatorConfig
 from genre_monitor_operator.spec import Monitor
 
 COMPONENT = "dashboard"

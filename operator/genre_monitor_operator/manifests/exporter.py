@@ -6,7 +6,6 @@ import hashlib
 
 import yaml
 
-from genre_monitor_operator.config import OperatorConfig
 from genre_monitor_operator.manifests.common import (
     EXPORTER_PORT,
     EXPORTER_PORT_NAME,
@@ -14,6 +13,7 @@ from genre_monitor_operator.manifests.common import (
     metadata,
     selector_labels,
 )
+from genre_monitor_operator.operator_config import OperatorConfig
 from genre_monitor_operator.spec import Monitor
 
 COMPONENT = "exporter"

@@ -7,13 +7,13 @@ import json
 from genre_monitor import api
 from genre_monitor import metric_names as m
 from genre_monitor.durations import format_duration
-from genre_monitor_operator.config import OperatorConfig
 from genre_monitor_operator.manifests.common import (
     EXPORTER_PORT_NAME,
     metadata,
     selector_labels,
 )
 from genre_monitor_operator.manifests.exporter import COMPONENT as EXPORTER
+from genre_monitor_operator.operator_config import OperatorConfig
 from genre_monitor_operator.spec import Monitor
 
 COMPONENT = "monitoring"

@@ -14,7 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from genre_monitor.retrain_request import RetrainRequest
+from genre_monitor.retrain_request import (
+    LAST_REQUEST_ID,
+    PENDING_REQUEST,
+    SKIPPED,
+    SKIPPED_REQUEST_ID,
+    RetrainRequest,
+    already_handled,
+)
 from genre_monitor.spec import Retrain
 from genre_monitor_operator.manifests.common import LABEL_REQUEST_ID
 
@@ -86,15 +93,9 @@ class Decision:
     detail: str = ""
 
 
-def _skipped_ids(retrain_status: dict) -> set[str]:
-    return {entry.get("requestId") for entry in retrain_status.get("skipped") or []}
-
-
 def decide(now: datetime, request: RetrainRequest, spec: Retrain, retrain_status: dict,
            jobs: list[JobSummary]) -> Decision:
-    if request.id == retrain_status.get("lastRequestId") or request.id in _skipped_ids(
-        retrain_status
-    ):
+    if already_handled(retrain_status, request.id):
         return Decision(SKIP, SKIP_ALREADY_HANDLED, detail=f"request {request.id} was handled")
     own = [job for job in jobs if job.request_id == request.id]
     if own:
@@ -130,24 +131,24 @@ def status_after(now: datetime, request: RetrainRequest, decision: Decision,
     """
     patch: dict = {}
     if still_pending:
-        patch["pendingRequest"] = None
+        patch[PENDING_REQUEST] = None
     if decision.action in (CREATE, ADOPT):
         patch.update(
             lastJob=job_name,
             lastReason=request.reason,
-            lastRequestId=request.id,
+            **{LAST_REQUEST_ID: request.id},
             lastStartTime=rfc3339(now),
             lastFinishTime=None,
             lastResult=http_result or RESULT_RUNNING,
         )
         return patch
-    entries = list(retrain_status.get("skipped") or [])
+    entries = list(retrain_status.get(SKIPPED) or [])
     # A replayed request is recorded once per reason, so 100 replays leave one entry.
-    if not any(e.get("requestId") == request.id and e.get("reason") == decision.skip_reason
+    if not any(e.get(SKIPPED_REQUEST_ID) == request.id and e.get("reason") == decision.skip_reason
                for e in entries):
-        entries.append({"requestId": request.id, "alertName": request.alertName,
+        entries.append({SKIPPED_REQUEST_ID: request.id, "alertName": request.alertName,
                         "reason": decision.skip_reason, "time": rfc3339(now)})
-        patch["skipped"] = entries[-MAX_SKIPPED:]
+        patch[SKIPPED] = entries[-MAX_SKIPPED:]
     return patch
 
 

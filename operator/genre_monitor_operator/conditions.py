@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from prometheus_client.parser import text_string_to_metric_families
 
 from genre_monitor import metric_names as m
-from genre_monitor_operator.retrain import RESULT_RUNNING, rfc3339
+from genre_monitor_operator.decisions import RESULT_RUNNING, rfc3339
 
 READY, DRIFTING, DEGRADED, RETRAINING = "Ready", "Drifting", "Degraded", "Retraining"
 TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
