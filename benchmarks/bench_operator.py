@@ -7,7 +7,7 @@ all are Ready (every child created) and the operator's peak memory. As a
 baseline in the same run, the same children are applied directly by one
 client (no operator), so the ratio shows the operator's overhead.
 
-    .venv/bin/python -m benchmarks.bench_operator [--monitors 200]   # from the repository root
+    .venv/bin/python benchmarks/bench_operator.py [--monitors 200]
 """
 
 from __future__ import annotations
@@ -22,20 +22,16 @@ from kubernetes.client import CoreV1Api, CustomObjectsApi
 
 from genre_monitor import api
 from genre_monitor_dev.cluster import LocalCluster
+from genre_monitor_dev.operator_process import (
+    OperatorProcess,
+    install_operator_identity,
+    operator_env,
+)
 from genre_monitor_operator.children import desired_children
 from genre_monitor_operator.kube import Kube
 from genre_monitor_operator.manifests.alerting import webhook_target
 from genre_monitor_operator.operator_config import config_from_env
 from genre_monitor_operator.spec import parse_monitor
-
-# The prometheus-operator CRDs contain the plain scalar `=`; read it as a string.
-yaml.SafeLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
-
-from tests.operator.operator_process import (  # noqa: E402 - after the loader fix
-    OperatorProcess,
-    install_operator_identity,
-    operator_env,
-)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "crds" / "examples" / "gtzan-classifier.yaml"
 

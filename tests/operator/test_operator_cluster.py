@@ -17,11 +17,11 @@ from kubernetes.client.rest import ApiException
 
 from genre_monitor import api
 from genre_monitor.retrain_request import RetrainRequest
-from genre_monitor_dev.procs import wait_until
-from tests.operator.operator_process import (
+from genre_monitor_dev.operator_process import (
     OperatorProcess,
     install_operator_identity,
 )
+from genre_monitor_dev.procs import wait_until
 
 pytestmark = pytest.mark.integration
 

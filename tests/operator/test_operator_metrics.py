@@ -8,9 +8,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from genre_monitor_dev.operator_process import OperatorProcess, install_operator_identity
 from genre_monitor_dev.procs import ProcessExited, free_port, wait_until
 from genre_monitor_operator.metrics import PORT_ENV
-from tests.operator.operator_process import OperatorProcess, install_operator_identity
 from tests.operator.test_operator_cluster import (
     create_monitor,
     jobs,

@@ -11,8 +11,7 @@ import pytest
 from kubernetes.client import CoreV1Api, CustomObjectsApi
 
 from genre_monitor import api
-from genre_monitor_dev.procs import wait_until
-from tests.operator.operator_process import (
+from genre_monitor_dev.operator_process import (
     RELEASE_NAMESPACE,
     OperatorProcess,
     bound_to,
@@ -21,6 +20,7 @@ from tests.operator.operator_process import (
     kubectl_apply,
     render_chart,
 )
+from genre_monitor_dev.procs import wait_until
 from tests.operator.test_operator_cluster import create_monitor, monitor_body, wait_ready
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from genre_monitor_dev.procs import wait_until
-from tests.operator.operator_process import (
+from genre_monitor_dev.operator_process import (
     RELEASE_NAMESPACE,
     OperatorProcess,
     bound_to,
@@ -20,6 +19,7 @@ from tests.operator.operator_process import (
     kubectl_apply,
     render_chart,
 )
+from genre_monitor_dev.procs import wait_until
 from tests.operator.test_operator_cluster import (
     condition,
     create_monitor,
