@@ -4,11 +4,11 @@ or evaluate once (`--once`) and print them in Prometheus text format."""
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import time
 
 from prometheus_client import generate_latest
+
+from genre_monitor.logs import configure_json_logging
 
 from .config import DRIFT_METHODS as _METHODS
 from .config import ConfigError, ExporterConfig, config_from_spec, load_spec_file
@@ -84,12 +84,7 @@ def run_once(config: ExporterConfig) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.Formatter.converter = time.gmtime
+    configure_json_logging(args.log_level)
     try:
         config = build_config(args)
     except ConfigError as error:

@@ -11,6 +11,8 @@ import contextlib
 import logging
 import os
 
+from genre_monitor.logs import configure_json_logging
+
 from .config import ExporterConfig
 from .evaluation import EvaluationError, EvaluationResult, Evaluator
 from .sources import INTERNAL
@@ -25,7 +27,7 @@ _evaluator: Evaluator | None = None
 def init_evaluation_worker(config: ExporterConfig, log_level: int) -> None:
     """The evaluation worker's initializer: logging, priority, the Evaluator."""
     global _evaluator
-    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_json_logging(log_level)
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
     _evaluator = Evaluator(config)

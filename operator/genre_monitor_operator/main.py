@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 import sys
 
 import kopf
+
+from genre_monitor.logs import json_formatter
 
 
 def positive_int(text: str) -> int:
@@ -59,10 +62,17 @@ def peering_priority(args: argparse.Namespace) -> int:
     return random.SystemRandom().randint(1, 2**31 - 1)
 
 
+def configure_logging(args: argparse.Namespace) -> None:
+    """kopf's logging setup (levels, its handler), in the components' one JSON format."""
+    kopf.configure(verbose=args.verbose, quiet=args.quiet, log_format=kopf.LogFormat.FULL)
+    if args.log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(json_formatter(kopf=True))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    log_format = kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
-    kopf.configure(verbose=args.verbose, quiet=args.quiet, log_format=log_format)
+    configure_logging(args)
     # Importing registers the handlers (and the startup settings) with kopf.
     from genre_monitor_operator import handlers  # noqa: F401
 
