@@ -12,6 +12,7 @@ replay from a new incident.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 # The status.retrain field names both components read and write, said once.
@@ -22,11 +23,12 @@ SKIPPED = "skipped"  # requests decided against: [{requestId, alertName, reason,
 SKIPPED_REQUEST_ID = "requestId"
 
 
-def retrain_status(body: dict) -> dict:
-    """status.retrain of a GenreMonitor body ({} when absent or malformed)."""
-    status = body.get("status") if isinstance(body, dict) else None
-    node = status.get(RETRAIN) if isinstance(status, dict) else None
-    return node if isinstance(node, dict) else {}
+def retrain_status(body: Mapping) -> dict:
+    """status.retrain of a GenreMonitor body, a dict or kopf's read-only Body
+    ({} when absent or malformed)."""
+    status = body.get("status") if isinstance(body, Mapping) else None
+    node = status.get(RETRAIN) if isinstance(status, Mapping) else None
+    return dict(node) if isinstance(node, Mapping) else {}
 
 
 def skipped_request_ids(status: dict) -> set[str]:
@@ -62,7 +64,7 @@ class RetrainRequest:
     @classmethod
     def from_status(cls, data: dict | None) -> RetrainRequest | None:
         """Parse the status field; None when absent or not a valid request."""
-        if not isinstance(data, dict):
+        if not isinstance(data, Mapping):
             return None
         try:
             return cls(**{name: str(data[name]) for name in cls.__dataclass_fields__})
@@ -70,6 +72,6 @@ class RetrainRequest:
             return None
 
 
-def pending_request(body: dict) -> RetrainRequest | None:
+def pending_request(body: Mapping) -> RetrainRequest | None:
     """The request at status.retrain.pendingRequest of a GenreMonitor body, if any."""
     return RetrainRequest.from_status(retrain_status(body).get(PENDING_REQUEST))
