@@ -186,9 +186,12 @@ async def stop_resync(memo: kopf.Memo, **_) -> None:
 def retrain_requested(type: str | None, body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
     if type == "DELETED" or body.metadata.get("deletionTimestamp"):
         return
+    # A plain dict: the request's readers take a kopf.Body (a Mapping, not a dict) for
+    # a malformed body and find no request.
+    body = dict(body)
     if pending_request(body) is None:
         return
-    _handle_request(memo, dict(body), logger)
+    _handle_request(memo, body, logger)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={api.LABEL_MONITOR: kopf.PRESENT,
