@@ -23,6 +23,9 @@ from kubernetes.client.rest import ApiException
 from genre_monitor import api
 from genre_monitor_dev.procs import wait_until
 from genre_monitor_exporter.config import config_from_spec
+from genre_monitor_operator.kube import Kube
+from genre_monitor_operator.manifests.job import job_name
+from genre_monitor_operator.spec import parse_monitor
 from tests.operator.operator_process import OperatorProcess, install_operator_identity, render_chart
 from tests.operator.test_operator_cluster import (
     condition,
@@ -238,6 +241,44 @@ def test_existing_objects_with_a_childs_name_are_left_untouched(
     wait_until(lambda: get_raw(k8s_api, "", "v1", "configmaps", k8s_namespace,
                                "gtzan-exporter") is None, 60, "garbage collection")
     untouched()
+
+
+def test_a_job_of_the_same_name_not_owned_is_left_alone(k8s_api, k8s_namespace, operator,
+                                                       tenant):
+    request = retrain_request()
+    name = job_name(parse_monitor(monitor_body(k8s_namespace)), request.id)
+    foreign = {"apiVersion": "batch/v1", "kind": "Job",
+               "metadata": {"name": name, "namespace": k8s_namespace},
+               "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                   {"name": "c", "image": "someone-else:1"}]}}}}
+    k8s_api.call_api(f"/apis/batch/v1/namespaces/{k8s_namespace}/jobs", "POST", body=foreign,
+                     auth_settings=["BearerToken"], _preload_content=False)
+    create_as(tenant, monitor_body(k8s_namespace))
+    wait_ready(k8s_api, k8s_namespace, "gtzan")
+    record_request(k8s_api, k8s_namespace, "gtzan", request)
+    retrain = request_ended(k8s_api, k8s_namespace)
+    assert retrain["lastResult"] == "RequestFailed"
+    assert f"Job {name} already exists and is not owned" in retrain["lastMessage"]
+    [job] = jobs_of(k8s_api, k8s_namespace)
+    assert not job["metadata"].get("ownerReferences")
+
+
+def test_force_apply_reaches_only_the_version_that_was_checked(k8s_api, k8s_namespace):
+    """The operator applies over an owned child with its resourceVersion: an object
+    changed (or replaced) since it was read is refused with a 409, not overwritten."""
+    kube = Kube(k8s_api)
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "child", "namespace": k8s_namespace},
+                "data": {"a": "1"}}
+    read = kube.apply(manifest)
+    CoreV1Api(k8s_api).patch_namespaced_config_map("child", k8s_namespace,
+                                                   {"data": {"b": "someone else"}})
+    with pytest.raises(ApiException) as refused:
+        kube.apply({**manifest, "data": {"a": "2"}},
+                   resource_version=read["metadata"]["resourceVersion"])
+    assert refused.value.status == 409
+    assert CoreV1Api(k8s_api).read_namespaced_config_map("child", k8s_namespace).data == {
+        "a": "1", "b": "someone else"}
 
 
 # -- 3. Every request ends --------------------------------------------------------------
