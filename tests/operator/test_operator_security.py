@@ -47,11 +47,14 @@ POD_SPEC = "spec.retrain.jobTemplate.spec.template.spec"
 
 
 @pytest.fixture(scope="module")
-def operator(k8s_cluster, tmp_path_factory):
-    # Resync every 2 s: what only the resync sees is seen within the test.
-    process = OperatorProcess(install_operator_identity(k8s_cluster),
-                              tmp_path_factory.mktemp("operator") / "operator.log",
-                              env={"GENRE_MONITOR_RESYNC_SECONDS": "2"}).start()
+def operator_kubeconfig(k8s_cluster):
+    return install_operator_identity(k8s_cluster)
+
+
+@pytest.fixture(scope="module")
+def operator(operator_kubeconfig, tmp_path_factory):
+    process = OperatorProcess(operator_kubeconfig,
+                              tmp_path_factory.mktemp("operator") / "operator.log").start()
     yield process
     process.stop()
     print(process.log()[-5000:])
@@ -318,8 +321,8 @@ def test_a_job_the_apiserver_refuses_ends_the_request_with_its_words(
 
 # -- 4. Events from the resync loop --------------------------------------------------
 
-def test_a_transition_only_the_resync_sees_becomes_an_event(k8s_api, k8s_namespace, operator,
-                                                            tenant):
+def test_a_transition_only_the_resync_sees_becomes_an_event(
+        k8s_api, k8s_namespace, operator, operator_kubeconfig, tenant, tmp_path):
     CoreV1Api(k8s_api).create_namespaced_secret(k8s_namespace, {
         "metadata": {"name": "my-hook"}, "stringData": {"token": "t"}})
     body = monitor_body(k8s_namespace)
@@ -327,13 +330,22 @@ def test_a_transition_only_the_resync_sees_becomes_an_event(k8s_api, k8s_namespa
                                "tokenSecretRef": {"name": "my-hook", "key": "token"}}
     create_as(tenant, body)
     wait_ready(k8s_api, k8s_namespace, "gtzan")
-    # Secrets are not watched: only the periodic resync finds this one gone.
-    CoreV1Api(k8s_api).delete_namespaced_secret("my-hook", k8s_namespace)
-    ready = condition(wait_ready(k8s_api, k8s_namespace, "gtzan", status="False"), "Ready")
-    assert ready["reason"] == "WebhookSecretMissing"
-    event = wait_event(k8s_api, k8s_namespace, "gtzan", "WebhookSecretMissing")
+    # For this test only, an operator that resyncs every 2 s (the default is 60 s).
+    operator.stop()
+    fast = OperatorProcess(operator_kubeconfig, tmp_path / "fast-resync.log",
+                           env={"GENRE_MONITOR_RESYNC_SECONDS": "2"}).start()
+    try:
+        # Secrets are not watched: only the periodic resync finds this one gone.
+        CoreV1Api(k8s_api).delete_namespaced_secret("my-hook", k8s_namespace)
+        ready = condition(wait_ready(k8s_api, k8s_namespace, "gtzan", status="False"), "Ready")
+        assert ready["reason"] == "WebhookSecretMissing"
+        event = wait_event(k8s_api, k8s_namespace, "gtzan", "WebhookSecretMissing")
+    finally:
+        fast.stop()
+        operator.start()
     assert event["type"] == "Warning" and "my-hook" in event["message"]
-    assert "LookupError" not in operator.log()
+    assert "LookupError" not in fast.log()
+    assert fast.permission_errors() == []
 
 
 # -- 6. Durations: the CRD, the operator and the exporter agree -----------------------
