@@ -25,8 +25,10 @@ PEERING_CRDS = CHART / "crds" / "kopf-peering.yaml"
 SERVICE_ACCOUNT = f"{RELEASE}-genre-monitor-operator"
 TOKEN_SECRET = f"{RELEASE}-genre-monitor-webhook-token"
 WEBHOOK_URL = f"http://{RELEASE}-genre-monitor-webhook.{RELEASE_NAMESPACE}.svc:8080/alerts"
-# kopf's own words for RBAC trouble, and the apiserver's.
-PERMISSION_ERRORS = re.compile(r"Forbidden|forbidden|Not enough permissions|status=403|code.: 403")
+# kopf's own words for RBAC trouble, and the apiserver's (whole words: the
+# operator's own condition reason PodSpecForbidden is not about permissions).
+PERMISSION_ERRORS = re.compile(
+    r"\b[Ff]orbidden\b|Not enough permissions|status=403|code.: 403")
 
 
 def render_chart(*templates: str, values: dict | None = None) -> list[dict]:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from prometheus_client.parser import text_string_to_metric_families
 
 from genre_monitor import metric_names as m
-from genre_monitor_operator.decisions import RESULT_RUNNING, rfc3339
+from genre_monitor_operator.decisions import LAST_MESSAGE, RESULT_RUNNING, rfc3339
 
 READY, DRIFTING, DEGRADED, RETRAINING = "Ready", "Drifting", "Degraded", "Retraining"
 TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
@@ -141,7 +141,9 @@ def retraining_condition(retrain_status: dict) -> Condition:
         return Condition(RETRAINING, TRUE, "JobRunning", f"Job {job} is running")
     if result:
         target = f"Job {job}" if job else "the retrain request"
-        return Condition(RETRAINING, FALSE, result, f"{target}: {result}")
+        why = retrain_status.get(LAST_MESSAGE)
+        return Condition(RETRAINING, FALSE, result,
+                         f"{target}: {result}: {why}" if why else f"{target}: {result}")
     return Condition(RETRAINING, FALSE, "NeverRetrained", "no retraining has run")
 
 

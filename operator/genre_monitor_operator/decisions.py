@@ -31,6 +31,9 @@ SKIP_ACTIVE_JOB = "active-job"
 SKIP_NOT_A_TRIGGER = "not-a-trigger"
 SKIP_ALREADY_HANDLED = "already-handled"
 MAX_SKIPPED = 20  # the CRD's maxItems for status.retrain.skipped
+# status.retrain.lastMessage: why the last request failed (the operator's field).
+LAST_MESSAGE = "lastMessage"
+MAX_MESSAGE = 1024  # the CRD's maxLength for it
 
 RESULT_RUNNING, RESULT_SUCCEEDED, RESULT_FAILED = "Running", "Succeeded", "Failed"
 RESULT_REQUESTED, RESULT_REQUEST_FAILED = "Requested", "RequestFailed"
@@ -122,12 +125,14 @@ def decide(now: datetime, request: RetrainRequest, spec: Retrain, retrain_status
 
 
 def status_after(now: datetime, request: RetrainRequest, decision: Decision,
-                 retrain_status: dict, job_name: str | None, http_result: str | None = None,
-                 still_pending: bool = True) -> dict:
+                 retrain_status: dict, job_name: str | None, result: str | None = None,
+                 still_pending: bool = True, message: str | None = None) -> dict:
     """The status.retrain merge patch recording a decision.
 
-    still_pending: the request is still the one at pendingRequest (the
-    webhook may have recorded a newer one meanwhile, which must stay).
+    result: the outcome when known at once (an HTTP call, a Job refused),
+    else Running. still_pending: the request is still the one at pendingRequest
+    (the webhook may have recorded a newer one meanwhile, which must stay).
+    message: why it failed (cleared otherwise).
     """
     patch: dict = {}
     if still_pending:
@@ -139,7 +144,8 @@ def status_after(now: datetime, request: RetrainRequest, decision: Decision,
             **{LAST_REQUEST_ID: request.id},
             lastStartTime=rfc3339(now),
             lastFinishTime=None,
-            lastResult=http_result or RESULT_RUNNING,
+            lastResult=result or RESULT_RUNNING,
+            **{LAST_MESSAGE: message[:MAX_MESSAGE] if message else None},
         )
         return patch
     entries = list(retrain_status.get(SKIPPED) or [])

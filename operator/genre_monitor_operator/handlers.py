@@ -24,7 +24,9 @@ from genre_monitor.retrain_request import pending_request
 from genre_monitor_operator import decisions, operations
 from genre_monitor_operator.children import desired_children
 from genre_monitor_operator.compare import needs_apply
+from genre_monitor_operator.events import NORMAL, WARNING, post_event
 from genre_monitor_operator.exporter_client import fetch_evaluation
+from genre_monitor_operator.kube import Kube
 from genre_monitor_operator.manifests.alerting import webhook_target
 from genre_monitor_operator.manifests.common import owned_by
 from genre_monitor_operator.metrics import (
@@ -36,13 +38,12 @@ from genre_monitor_operator.metrics import (
 from genre_monitor_operator.settings import CHILD_RESOURCES, MONITORS
 from genre_monitor_operator.spec import SpecError, parse_monitor
 
-RESYNC_SECONDS = 60.0
 
-
-def _report(body: kopf.Body, outcome: operations.Outcome | None,
+def _report(kube: Kube, body: dict, outcome: operations.Outcome | None,
             logger: logging.Logger | logging.LoggerAdapter, metrics: OperatorMetrics) -> None:
     """Log what happened, count it, and post Events for the transitions worth a
-    human's attention."""
+    human's attention. Events go through the Events API, not kopf.event, so the
+    resync thread (outside kopf's context) reports as the handlers do."""
     if outcome is None:
         return
     metrics.retrain_decided(outcome)
@@ -50,19 +51,20 @@ def _report(body: kopf.Body, outcome: operations.Outcome | None,
         logger.info("children applied: %s; deleted: %s", outcome.children.applied,
                     outcome.children.deleted)
     for condition in outcome.transitions:
-        kind = "Warning" if (condition.type, condition.status) in (
-            ("Ready", "False"), ("Degraded", "True")) else "Normal"
-        kopf.event(body, type=kind, reason=condition.reason,
-                   message=f"{condition.type}={condition.status}: {condition.message}")
+        kind = WARNING if (condition.type, condition.status) in (
+            ("Ready", "False"), ("Degraded", "True")) else NORMAL
+        post_event(kube, body, kind, condition.reason,
+                   f"{condition.type}={condition.status}: {condition.message}")
     decision = outcome.decision
     if decision is not None:
-        if decision.action == decisions.CREATE:
+        if decision.action == decisions.CREATE and outcome.retrain_failure is not None:
+            post_event(kube, body, WARNING, "RetrainFailed", outcome.retrain_failure)
+        elif decision.action == decisions.CREATE:
             target = f"Job {outcome.job}" if outcome.job else "the retrain endpoint"
-            kopf.event(body, type="Normal", reason="RetrainStarted",
-                       message=f"retraining with {target}")
+            post_event(kube, body, NORMAL, "RetrainStarted", f"retraining with {target}")
         elif decision.action == decisions.SKIP:
-            kopf.event(body, type="Normal", reason="RetrainSkipped",
-                       message=f"{decision.skip_reason}: {decision.detail}")
+            post_event(kube, body, NORMAL, "RetrainSkipped",
+                       f"{decision.skip_reason}: {decision.detail}")
         logger.info("retrain request: %s %s %s", decision.action, decision.skip_reason or "",
                     decision.detail)
     if outcome.error:
@@ -78,7 +80,13 @@ def _reconcile(memo: kopf.Memo, body: dict, logger: logging.Logger | logging.Log
         outcome = operations.reconcile_monitor(memo.kube, memo.config, body, **options)
     finally:
         memo.metrics.reconciled(outcome, time.perf_counter() - started)
-    _report(kopf.Body(body), outcome, logger, memo.metrics)
+    _report(memo.kube, body, outcome, logger, memo.metrics)
+
+
+def _handle_request(memo: kopf.Memo, body: dict,
+                    logger: logging.Logger | logging.LoggerAdapter) -> None:
+    _report(memo.kube, body, operations.handle_retrain_request(memo.kube, memo.config, body),
+            logger, memo.metrics)
 
 
 @kopf.index(*MONITORS)
@@ -96,22 +104,24 @@ def reconcile(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
 
 def resync_one(memo: kopf.Memo, body: dict) -> None:
     """Periodic level-based pass over one monitor: children (restores what no watch
-    sees, e.g. the copied token Secret), the evaluation summary, a missed request."""
+    sees, e.g. the copied token Secret), the evaluation summary, a missed request.
+    The request is looked at even when the reconcile failed: they are independent."""
     logger = logging.getLogger(__name__)
     try:
         evaluation = fetch_evaluation(parse_monitor(body))
     except SpecError:
         evaluation = None
-    _reconcile(memo, body, logger, evaluation=evaluation, read_evaluation=True)
-    # A request whose watch event was missed (e.g. the apiserver was away) is not lost.
-    _report(kopf.Body(body), operations.handle_retrain_request(memo.kube, body), logger,
-            memo.metrics)
+    try:
+        _reconcile(memo, body, logger, evaluation=evaluation, read_evaluation=True)
+    finally:
+        # A request whose watch event was missed (e.g. the apiserver was away) is not lost.
+        _handle_request(memo, body, logger)
 
 
 async def _resync_forever(memo: kopf.Memo, index: kopf.Index) -> None:
     loop = asyncio.get_running_loop()
     while True:
-        await asyncio.sleep(RESYNC_SECONDS)
+        await asyncio.sleep(memo.config.resync_seconds)
         for store in list(index.values()):
             for body in list(store):
                 if body.get("metadata", {}).get("deletionTimestamp"):
@@ -176,10 +186,12 @@ async def stop_resync(memo: kopf.Memo, **_) -> None:
 def retrain_requested(type: str | None, body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
     if type == "DELETED" or body.metadata.get("deletionTimestamp"):
         return
+    # A plain dict: the request's readers take a kopf.Body (a Mapping, not a dict) for
+    # a malformed body and find no request.
+    body = dict(body)
     if pending_request(body) is None:
         return
-    _report(body, operations.handle_retrain_request(memo.kube, dict(body)), logger,
-            memo.metrics)
+    _handle_request(memo, body, logger)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={api.LABEL_MONITOR: kopf.PRESENT,

@@ -22,6 +22,7 @@ FIELD_MANAGER = api.MANAGED_BY
 RESOURCES: dict[tuple[str, str], tuple[str, str]] = {
     ("v1", "ConfigMap"): ("/api/v1", "configmaps"),
     ("v1", "Secret"): ("/api/v1", "secrets"),
+    ("v1", "Event"): ("/api/v1", "events"),
     ("v1", "Service"): ("/api/v1", "services"),
     ("apps/v1", "Deployment"): ("/apis/apps/v1", "deployments"),
     ("batch/v1", "Job"): ("/apis/batch/v1", "jobs"),
@@ -33,6 +34,14 @@ RESOURCES: dict[tuple[str, str], tuple[str, str]] = {
         "/apis/monitoring.coreos.com/v1alpha1", "alertmanagerconfigs"),
     (api.API_VERSION, api.KIND): (f"/apis/{api.API_VERSION}", api.PLURAL),
 }
+
+
+def error_message(error: ApiException) -> str:
+    """The apiserver's own words for a refusal (its Status message)."""
+    try:
+        return json.loads(error.body).get("message") or str(error.reason)
+    except (TypeError, ValueError, AttributeError):
+        return str(error.reason)
 
 
 def object_path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
@@ -78,16 +87,27 @@ class Kube:
                 return None
             raise
 
-    def list(self, api_version: str, kind: str, namespace: str, label_selector: str) -> list[dict]:
-        result = self._call(
-            "GET", object_path(api_version, kind, namespace),
-            query=[("labelSelector", label_selector)],
-        )
+    def list(self, api_version: str, kind: str, namespace: str, label_selector: str = "",
+             field_selector: str = "") -> list[dict]:
+        query = [("labelSelector", label_selector)] if label_selector else []
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        result = self._call("GET", object_path(api_version, kind, namespace), query=query)
         return result.get("items") or []
 
-    def apply(self, manifest: dict) -> dict:
-        """Server-side apply as the operator's field manager, taking over conflicts:
-        the operator is the one owner of what it generates."""
+    def apply(self, manifest: dict, resource_version: str | None = None) -> dict:
+        """Server-side apply as the operator's field manager.
+
+        ``force``: the operator is the one controller of its children, so a field
+        someone else changed by hand (kubectl edit, another manager) is taken
+        back rather than leaving the child stuck on a conflict. That is safe only
+        because the caller has checked the object is owned by the monitor;
+        ``resource_version`` (that object's) makes the apiserver refuse with a 409
+        if it changed since, so force never reaches an object that was not checked.
+        """
+        if resource_version is not None:
+            manifest = {**manifest, "metadata": {**manifest["metadata"],
+                                                 "resourceVersion": resource_version}}
         return self._call(
             "PATCH", path_of(manifest), body=manifest,
             content_type="application/apply-patch+yaml",

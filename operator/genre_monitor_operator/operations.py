@@ -21,10 +21,11 @@ from genre_monitor.retrain_request import (
     retrain_status,
 )
 from genre_monitor_operator import conditions, decisions
-from genre_monitor_operator.kube import Kube
+from genre_monitor_operator.kube import Kube, error_message
 from genre_monitor_operator.manifests.common import owned_by
-from genre_monitor_operator.manifests.job import job_name, retrain_job
+from genre_monitor_operator.manifests.job import job_template_violations, retrain_job
 from genre_monitor_operator.operator_config import OperatorConfig
+from genre_monitor_operator.pod_security import describe as describe_violations
 from genre_monitor_operator.reconcile import Result, reconcile_children
 from genre_monitor_operator.retrain_http import RetrainHttpError, call_retrain_endpoint
 from genre_monitor_operator.spec import Monitor, SpecError, parse_monitor
@@ -48,6 +49,8 @@ class Outcome:
     request_reason: str | None = None
     # Succeeded/Failed when this event recorded a retraining Job's end.
     finished_job_result: str | None = None
+    # Why a request decided on (CREATE) ended RequestFailed: nothing was started.
+    retrain_failure: str | None = None
 
 
 def _transitions(before: dict, after: dict | None) -> list[conditions.Condition]:
@@ -77,8 +80,13 @@ def reconcile_monitor(kube: Kube, config: OperatorConfig, body: dict,
         return outcome
     result = reconcile_children(kube, monitor, config, dashboard_base)
     outcome.children = result
+    problems = [(p.reason, p.message) for p in result.problems]
+    violations = job_template_violations(monitor, config.pod_security_level)
+    if violations:  # refused now rather than when an alert fires
+        problems.append(("PodSpecForbidden",
+                         describe_violations(violations, config.pod_security_level)))
     updates = [
-        conditions.ready_condition([(p.reason, p.message) for p in result.problems]),
+        conditions.ready_condition(problems),
         conditions.degraded_condition(result.deployment, evaluation),
     ]
     if read_evaluation:
@@ -103,8 +111,39 @@ def monitor_jobs(kube: Kube, monitor: Monitor) -> list[decisions.JobSummary]:
     return [decisions.summarize_job(job) for job in jobs if owned_by(job, monitor.uid)]
 
 
-def handle_retrain_request(kube: Kube, body: dict) -> Outcome | None:
-    """Act on status.retrain.pendingRequest, if any: one Job per incident."""
+def create_job(kube: Kube, monitor: Monitor, request: RetrainRequest,
+               level: str) -> tuple[str | None, str | None]:
+    """(name of the request's Job, None), or (None, why no Job could be made).
+
+    A template outside the Pod Security level is refused before any call; a Job
+    the apiserver refuses (a name or a field it rejects) ends the request too, with
+    the apiserver's words. Transient errors (5xx, timeouts) raise: the request
+    stays pending for the next event or resync.
+    """
+    violations = job_template_violations(monitor, level)
+    if violations:
+        return None, f"PodSpecForbidden: {describe_violations(violations, level)}"
+    job = retrain_job(monitor, request, level)
+    name = job["metadata"]["name"]
+    try:
+        kube.create(job)
+    except ApiException as error:
+        if error.status == 409:  # made before a restart (ours), or someone else's
+            existing = kube.list("batch/v1", "Job", monitor.namespace,
+                                 field_selector=f"metadata.name={name}")
+            if existing and not owned_by(existing[0], monitor.uid):
+                return None, (f"Job {name} already exists and is not owned by this "
+                              "GenreMonitor: it was left untouched")
+            return name, None
+        if error.status in (400, 403, 404, 422):
+            return None, f"the apiserver refused Job {name}: {error_message(error)}"
+        raise
+    return name, None
+
+
+def handle_retrain_request(kube: Kube, config: OperatorConfig, body: dict) -> Outcome | None:
+    """Act on status.retrain.pendingRequest, if any: one Job per incident. Every
+    request ends: acted on, skipped, or failed with the reason in status."""
     request = pending_request(body)
     if request is None:
         return None
@@ -123,24 +162,22 @@ def handle_retrain_request(kube: Kube, body: dict) -> Outcome | None:
         jobs = monitor_jobs(kube, monitor)
         decision = decisions.decide(now, request, monitor.retrain, current_status, jobs)
     outcome.decision = decision
-    name, http_result = decision.job_name, None
+    name, result = decision.job_name, None
     if decision.action == decisions.CREATE:
         if monitor.retrain.job_template is not None:
-            name = job_name(monitor, request.id)
-            try:
-                kube.create(retrain_job(monitor, request))
-            except ApiException as error:
-                if error.status != 409:  # 409: made before a restart; ours all the same
-                    raise
+            name, outcome.retrain_failure = create_job(kube, monitor, request,
+                                                       config.pod_security_level)
         else:
             name = None
             if not _claim_request(kube, body, request):
                 return Outcome(request_reason=request.reason)  # another handler made the call
             try:
                 call_retrain_endpoint(kube, monitor, request)
-                http_result = decisions.RESULT_REQUESTED
+                result = decisions.RESULT_REQUESTED
             except RetrainHttpError as error:
-                http_result, outcome.error = decisions.RESULT_REQUEST_FAILED, str(error)
+                outcome.retrain_failure = str(error)
+        if outcome.retrain_failure is not None:
+            result, outcome.error = decisions.RESULT_REQUEST_FAILED, outcome.retrain_failure
     outcome.job = name
 
     def compute(current: dict) -> dict | None:
@@ -148,7 +185,8 @@ def handle_retrain_request(kube: Kube, body: dict) -> Outcome | None:
         pending = pending_request(current)
         still_pending = pending is not None and pending.id == request.id
         retrain_patch = decisions.status_after(now, request, decision, current_retrain, name,
-                                               http_result, still_pending)
+                                               result, still_pending,
+                                               message=outcome.retrain_failure)
         if not retrain_patch:
             return None
         return _retrain_status_patch(current, current_retrain, retrain_patch, now)

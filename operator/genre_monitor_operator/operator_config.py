@@ -13,6 +13,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from genre_monitor_operator.pod_security import LEVELS, RESTRICTED
+
 DEFAULT_EXPORTER_IMAGE = "ghcr.io/genre-monitor/genre-monitor-exporter:0.1.0"
 DEFAULT_SELECTOR_LABELS = {"release": "kube-prometheus-stack"}
 DEFAULT_DASHBOARD_LABELS = {"grafana_dashboard": "1"}
@@ -40,6 +42,11 @@ class OperatorConfig:
         default_factory=lambda: dict(DEFAULT_DASHBOARD_LABELS)
     )
     dashboard_annotations: Mapping[str, str] = field(default_factory=dict)
+    # The Pod Security Standard the pods the operator creates for a monitor must
+    # meet (retraining Jobs, the exporter). Relaxing it is the chart's explicit opt-in.
+    pod_security_level: str = RESTRICTED
+    # How often every monitor is reconciled without a watch event.
+    resync_seconds: float = 60.0
 
 
 def _labels(environ: Mapping[str, str], name: str, default: Mapping[str, str]) -> dict:
@@ -68,6 +75,29 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}: expected true or false, got {raw!r}")
 
 
+def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...],
+            default: str) -> str:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw not in choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name}: expected a positive number of seconds, got {raw!r}")
+    return value
+
+
 def config_from_env(environ: Mapping[str, str] | None = None) -> OperatorConfig:
     env = os.environ if environ is None else environ
     own_namespace = env.get("POD_NAMESPACE", "")
@@ -87,4 +117,6 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> OperatorConfig:
         dashboards_per_monitor=_bool(env, "GENRE_MONITOR_DASHBOARDS_PER_MONITOR", True),
         dashboard_labels=_labels(env, "GENRE_MONITOR_DASHBOARD_LABELS", DEFAULT_DASHBOARD_LABELS),
         dashboard_annotations=_labels(env, "GENRE_MONITOR_DASHBOARD_ANNOTATIONS", {}),
+        pod_security_level=_choice(env, "GENRE_MONITOR_POD_SECURITY_LEVEL", LEVELS, RESTRICTED),
+        resync_seconds=_seconds(env, "GENRE_MONITOR_RESYNC_SECONDS", 60.0),
     )

@@ -4,26 +4,30 @@ Level-based: whatever triggered it, build the desired children and, for
 each, read the actual object and apply only when it is missing or differs.
 Re-running with nothing changed therefore writes nothing. Problems the user
 can fix (a missing Secret, a CRD not installed, a child the apiserver
-refuses) come back as a Problem for the Ready condition, never as a crash.
+refuses, an object of the same name the monitor does not own, an exporter pod
+outside the operator's Pod Security level) come back as a Problem for the
+Ready condition, never as a crash. An object the monitor does not own is
+never written.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from kubernetes.client.rest import ApiException
 
 from genre_monitor_operator.children import desired_children
 from genre_monitor_operator.compare import needs_apply
-from genre_monitor_operator.kube import Kube
+from genre_monitor_operator.kube import Kube, error_message
 from genre_monitor_operator.manifests.alerting import WebhookTarget, webhook_target
 from genre_monitor_operator.manifests.common import (
     dashboard_name,
     owned_by,
     webhook_token_secret_name,
 )
+from genre_monitor_operator.manifests.exporter import deployment_violations, exporter_violations
 from genre_monitor_operator.operator_config import OperatorConfig
+from genre_monitor_operator.pod_security import describe as describe_violations
 from genre_monitor_operator.spec import Monitor
 
 # Children that exist only for some specs: removed when no longer wanted.
@@ -38,6 +42,8 @@ OPTIONAL_CHILDREN = (
 class Problem:
     reason: str
     message: str
+    # The object concerned ("Secret x"), where there is one.
+    subject: str = ""
 
 
 @dataclass
@@ -52,13 +58,6 @@ class Result:
 
 def describe(manifest: dict) -> str:
     return f"{manifest['kind']} {manifest['metadata']['name']}"
-
-
-def _error_message(error: ApiException) -> str:
-    try:
-        return json.loads(error.body).get("message") or str(error.reason)
-    except (TypeError, ValueError):
-        return str(error.reason)
 
 
 def read_webhook_token(kube: Kube, monitor: Monitor, config: OperatorConfig,
@@ -85,20 +84,44 @@ def read_webhook_token(kube: Kube, monitor: Monitor, config: OperatorConfig,
     return token, None
 
 
-def apply_child(kube: Kube, desired: dict, actual: dict | None, result: Result) -> dict | None:
+class ChangedMeanwhileError(RuntimeError):
+    """The child changed between reading it and applying over it."""
+
+
+def _conflict(monitor: Monitor, desired: dict) -> Problem:
+    return Problem("ChildConflict",
+                   f"{describe(desired)} already exists in namespace {monitor.namespace} and is "
+                   "not owned by this GenreMonitor: it was left untouched (delete or rename "
+                   "it, or give the monitor another name)", subject=describe(desired))
+
+
+def apply_child(kube: Kube, monitor: Monitor, desired: dict, actual: dict | None,
+                result: Result) -> dict | None:
+    """Apply ``desired`` over ``actual`` (None: absent), never over what is not ours.
+
+    An existing object is applied with its resourceVersion as a precondition, so
+    what is overwritten is exactly the object found to be owned by this monitor
+    (a 409 when it changed in between: the caller reads it again).
+    """
+    if actual is not None and not owned_by(actual, monitor.uid):
+        result.problems.append(_conflict(monitor, desired))
+        return None
     if not needs_apply(desired, actual):
         result.unchanged.append(describe(desired))
         return actual
+    version = actual["metadata"].get("resourceVersion") if actual is not None else None
     try:
-        applied = kube.apply(desired)
+        applied = kube.apply(desired, resource_version=version)
     except ApiException as error:
+        if error.status == 409 and version is not None:
+            raise ChangedMeanwhileError(error_message(error)) from None
         if error.status == 404:
             result.problems.append(Problem(
                 "CRDMissing", f"{desired['kind']} ({desired['apiVersion']}) is not served: "
                 "install the prometheus-operator CRDs"))
         elif error.status in (400, 403, 409, 422):
             result.problems.append(Problem(
-                "ChildRejected", f"{describe(desired)}: {_error_message(error)}"))
+                "ChildRejected", f"{describe(desired)}: {error_message(error)}"))
         else:
             raise
         return None
@@ -117,6 +140,52 @@ def _get(kube: Kube, api_version: str, kind: str, namespace: str,
         raise
 
 
+def _forbidden_pod(monitor: Monitor, config: OperatorConfig, desired: dict) -> Problem | None:
+    """The exporter Deployment is never applied with a pod outside the operator's
+    Pod Security level: the monitor's own fields are named when they are the cause."""
+    if desired["kind"] != "Deployment":
+        return None
+    level = config.pod_security_level
+    violations = (exporter_violations(monitor, level)
+                  or deployment_violations(desired, level))
+    return Problem("PodSpecForbidden", describe_violations(violations, level)) if violations \
+        else None
+
+
+def reconcile_child(kube: Kube, monitor: Monitor, config: OperatorConfig, desired: dict,
+                    result: Result, attempts: int = 3) -> dict | None:
+    """Read the child and apply it when it is ours (or absent) and differs; the
+    object as it now is (None when absent or not ours)."""
+    name = desired["metadata"]["name"]
+    for attempt in range(attempts):
+        served, actual = _get(kube, desired["apiVersion"], desired["kind"], monitor.namespace,
+                              name)
+        if not served:
+            result.problems.append(Problem(
+                "CRDMissing", f"{desired['kind']} ({desired['apiVersion']}) is not served: "
+                "install the prometheus-operator CRDs"))
+            return None
+        forbidden = _forbidden_pod(monitor, config, desired)
+        if forbidden is not None:
+            result.problems.append(forbidden)
+            # What runs stays as it was (if ours); nothing new is applied.
+            return actual if actual is not None and owned_by(actual, monitor.uid) else None
+        try:
+            return apply_child(kube, monitor, desired, actual, result)
+        except ChangedMeanwhileError as error:
+            if attempt == attempts - 1:
+                result.problems.append(Problem(
+                    "ChildRejected", f"{describe(desired)} kept changing while being applied: "
+                    f"{error}"))
+    return None
+
+
+def token_taken(result: Result, children: list[dict]) -> bool:
+    """Whether the name of the token Secret copy is held by an object not ours."""
+    conflicts = {p.subject for p in result.problems if p.reason == "ChildConflict"}
+    return any(describe(c) in conflicts for c in children if c["kind"] == "Secret")
+
+
 def reconcile_children(kube: Kube, monitor: Monitor, config: OperatorConfig,
                        dashboard_base: dict | None = None) -> Result:
     result = Result()
@@ -128,19 +197,15 @@ def reconcile_children(kube: Kube, monitor: Monitor, config: OperatorConfig,
             result.problems.append(problem)
             target = None  # no route to a receiver Alertmanager could not authenticate to
     children = desired_children(monitor, config, target, token, dashboard_base)
+    wanted = set()
     for desired in children:
-        meta = desired["metadata"]
-        served, actual = _get(kube, desired["apiVersion"], desired["kind"], monitor.namespace,
-                              meta["name"])
-        if not served:
-            result.problems.append(Problem(
-                "CRDMissing", f"{desired['kind']} ({desired['apiVersion']}) is not served: "
-                "install the prometheus-operator CRDs"))
+        if desired["kind"] == "AlertmanagerConfig" and token_taken(result, children):
+            # Its Secret reference would hand someone else's Secret to Alertmanager.
             continue
-        current = apply_child(kube, desired, actual, result)
+        current = reconcile_child(kube, monitor, config, desired, result)
+        wanted.add((desired["kind"], desired["metadata"]["name"]))
         if desired["kind"] == "Deployment":
             result.deployment = current
-    wanted = {(c["kind"], c["metadata"]["name"]) for c in children}
     for api_version, kind, name_of in OPTIONAL_CHILDREN:
         name = name_of(monitor)
         if (kind, name) in wanted:

@@ -1,12 +1,20 @@
 """Retraining by an HTTP call instead of a Job (I/O), e.g. a Prefect deployment's
 ``POST /api/deployments/{id}/create_flow_run``. The Secret named by
 spec.retrain.http.secretRef holds ``url`` and optionally ``headers`` (JSON);
-the body is ``{"parameters": {...}}``, which that endpoint accepts as is."""
+the body is ``{"parameters": {...}}``, which that endpoint accepts as is.
+
+The headers are secrets, and so may be the URL's query: a redirect is not
+followed (it could lead the headers to another host) and an error names the
+URL without its query string.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
+import re
+from urllib.parse import urlsplit
 
 import requests
 
@@ -17,6 +25,23 @@ from genre_monitor_operator.spec import Monitor
 
 class RetrainHttpError(RuntimeError):
     pass
+
+
+_QUERY = re.compile(r"\?[^\s'\")]*")
+
+
+def without_query(text: str) -> str:
+    """Every query string in a URL or an error text removed (up to a space or quote)."""
+    return _QUERY.sub("", text)
+
+
+def display_url(url: str) -> str:
+    """scheme://host[:port]/path: the URL as it may be logged."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    except ValueError:
+        return "<an invalid URL>"
 
 
 def _secret_value(secret: dict, key: str) -> str | None:
@@ -47,11 +72,40 @@ def call_retrain_endpoint(kube: Kube, monitor: Monitor, request: RetrainRequest,
     except ValueError as error:
         raise RetrainHttpError(f"Secret {monitor.namespace}/{name}: 'headers' is not a JSON "
                                f"object ({error})") from None
+    if not isinstance(headers, dict):
+        raise RetrainHttpError(f"Secret {monitor.namespace}/{name}: 'headers' is not a JSON "
+                               "object")
     headers = {**headers, "Idempotency-Key": request.id}
+    shown = display_url(url)
     try:
         response = requests.post(url, json=request_body(monitor, request), headers=headers,
-                                 timeout=timeout)
+                                 timeout=timeout, allow_redirects=False)
     except requests.RequestException as error:
-        raise RetrainHttpError(f"POST to the retrain endpoint failed: {error}") from None
+        raise RetrainHttpError(f"POST to the retrain endpoint {shown} failed: "
+                               f"{without_query(str(error))}") from None
+    if response.is_redirect:
+        raise RetrainHttpError(f"the retrain endpoint {shown} answered HTTP "
+                               f"{response.status_code}, a redirect, which is not followed (it "
+                               "would carry the headers elsewhere): put the final URL in the "
+                               "Secret")
     if response.status_code >= 300:
-        raise RetrainHttpError(f"the retrain endpoint answered HTTP {response.status_code}")
+        raise RetrainHttpError(f"the retrain endpoint {shown} answered HTTP "
+                               f"{response.status_code}")
+
+
+class QueryRedactingFilter(logging.Filter):
+    """Strips query strings from log records: urllib3 logs every request's URL
+    at debug level, and a retrain URL's query may hold a key."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message:
+            record.msg, record.args = without_query(message), None
+        return True
+
+
+def redact_http_logs() -> None:
+    """Install the filter on urllib3's request log (idempotent)."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, QueryRedactingFilter) for f in logger.filters):
+        logger.addFilter(QueryRedactingFilter())

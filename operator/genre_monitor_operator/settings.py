@@ -10,7 +10,8 @@ from kubernetes import config as k8s_config
 
 from genre_monitor import api
 from genre_monitor_operator.kube import Kube
-from genre_monitor_operator.operator_config import config_from_env
+from genre_monitor_operator.operator_config import ConfigError, config_from_env
+from genre_monitor_operator.retrain_http import redact_http_logs
 
 MONITORS = (api.GROUP, api.VERSION, api.PLURAL)
 # What the operator creates and watches to put back when edited or deleted by
@@ -41,7 +42,11 @@ def load_api_client() -> k8s_client.ApiClient:
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> None:
-    memo.config = config_from_env()
+    try:
+        memo.config = config_from_env()
+    except ConfigError as error:  # stop with the reason rather than retry forever
+        raise kopf.PermanentError(f"the operator's configuration: {error}") from None
+    redact_http_logs()
     memo.kube = Kube(load_api_client())
     # Only warnings become Kubernetes Events by themselves; the operator posts
     # its own Events for transitions (a no-op reconcile must write nothing).

@@ -73,3 +73,48 @@ def test_retrain_job_name_is_the_same_for_a_replayed_request():
     first, second = build("retrain-job")[0], build("retrain-job")[0]
     assert first["metadata"]["name"] == second["metadata"]["name"]
     assert len(first["metadata"]["name"]) <= 63
+
+
+def test_retrain_job_names_fit_63_characters_by_construction():
+    """A 45-character monitor name (the CRD's maximum) once made a 64-character Job
+    name the apiserver refused; the name is cut, still deterministic."""
+    from genre_monitor_operator.manifests.job import job_name
+    from genre_monitor_operator.spec import parse_monitor
+    from tests.operator.cases import load
+
+    def monitor(name):
+        body = load("minimal", "monitor.yaml")
+        body["metadata"]["name"] = name
+        return parse_monitor(body)
+
+    longest = monitor("m" * 44 + "a")
+    name = job_name(longest, "request-1")
+    assert len(name) == 63
+    assert name == job_name(longest, "request-1")  # a replay or a restart finds it again
+    assert name != job_name(longest, "request-2")
+    # Two long names sharing the cut prefix still get distinct Jobs for one request.
+    assert name != job_name(monitor("m" * 44 + "b"), "request-1")
+    # A name that fits keeps the old form, so Jobs made before the upgrade are found.
+    short = monitor("gtzan")
+    from genre_monitor_operator.manifests.common import short_hash
+    assert job_name(short, "request-1") == f"gtzan-retrain-{short_hash('request-1')}"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"GENRE_MONITOR_POD_SECURITY_LEVEL": "lax"}, "GENRE_MONITOR_POD_SECURITY_LEVEL"),
+    ({"GENRE_MONITOR_RESYNC_SECONDS": "0"}, "GENRE_MONITOR_RESYNC_SECONDS"),
+    ({"GENRE_MONITOR_RESYNC_SECONDS": "nan"}, "GENRE_MONITOR_RESYNC_SECONDS"),
+])
+def test_a_bad_operator_setting_is_an_error_naming_the_variable(env, message):
+    from genre_monitor_operator.operator_config import ConfigError, config_from_env
+
+    with pytest.raises(ConfigError, match=message):
+        config_from_env(env)
+
+
+def test_the_pod_security_level_is_restricted_unless_the_chart_says_otherwise():
+    from genre_monitor_operator.operator_config import config_from_env
+
+    assert config_from_env({}).pod_security_level == "restricted"
+    assert config_from_env({"GENRE_MONITOR_POD_SECURITY_LEVEL": "baseline"}
+                           ).pod_security_level == "baseline"

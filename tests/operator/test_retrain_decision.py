@@ -125,3 +125,20 @@ def test_job_summary_from_a_job_body():
     assert summary.finished == datetime(2025, 1, 5, 10, 5, tzinfo=UTC)
     running = r.summarize_job({"metadata": {"name": "j"}, "status": {"active": 1}})
     assert running.active
+
+
+def test_a_failed_request_records_why_and_the_next_success_clears_it():
+    from genre_monitor_operator.conditions import retraining_condition
+
+    failed = apply({}, r.status_after(NOW, request(), r.Decision(r.CREATE), {}, None,
+                                      r.RESULT_REQUEST_FAILED, message="refused: " + "x" * 5000))
+    assert failed["lastResult"] == r.RESULT_REQUEST_FAILED
+    assert failed[r.LAST_MESSAGE].startswith("refused: ")
+    assert len(failed[r.LAST_MESSAGE]) == r.MAX_MESSAGE
+    condition = retraining_condition(failed)
+    assert (condition.status, condition.reason) == ("False", r.RESULT_REQUEST_FAILED)
+    assert "refused: " in condition.message
+
+    later = request(fingerprint="f2")
+    started = apply(failed, r.status_after(NOW, later, r.Decision(r.CREATE), failed, "j"))
+    assert r.LAST_MESSAGE not in started and started["lastResult"] == r.RESULT_RUNNING

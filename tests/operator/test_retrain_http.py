@@ -99,3 +99,52 @@ def test_unreachable_endpoint_is_recorded_as_failed(k8s_api, k8s_namespace, oper
     record_request(k8s_api, k8s_namespace, "gtzan", retrain_request())
     wait_until(lambda: last_result(k8s_api, k8s_namespace) == "RequestFailed", 30,
                "lastResult RequestFailed")
+
+
+@pytest.fixture
+def redirecting_endpoint(endpoint):
+    """A first server that answers every POST with a 307 to ``endpoint`` (another
+    origin: another port), which records what reaches it."""
+    target, received = endpoint
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(307)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/api/deployments/d1/create_flow_run", received
+    server.shutdown()
+
+
+def test_a_redirect_is_not_followed_and_the_headers_go_nowhere_else(
+    k8s_api, k8s_namespace, operator, redirecting_endpoint  # noqa: F811 - fixtures
+):
+    url, received_elsewhere = redirecting_endpoint
+    http_monitor(k8s_api, k8s_namespace, url)
+    record_request(k8s_api, k8s_namespace, "gtzan", retrain_request())
+    wait_until(lambda: last_result(k8s_api, k8s_namespace) == "RequestFailed", 30,
+               "lastResult RequestFailed")
+    retrain = get_monitor(k8s_api, k8s_namespace, "gtzan")["status"]["retrain"]
+    assert "redirect" in retrain["lastMessage"]
+    assert received_elsewhere == []
+
+
+def test_the_url_query_is_never_logged_nor_recorded(k8s_api, k8s_namespace, operator):  # noqa: F811
+    secret_query = "api_key=query-secret-4711"
+    http_monitor(k8s_api, k8s_namespace,
+                 f"http://127.0.0.1:{free_port()}/nothing-here?{secret_query}")
+    record_request(k8s_api, k8s_namespace, "gtzan", retrain_request())
+    wait_until(lambda: last_result(k8s_api, k8s_namespace) == "RequestFailed", 30,
+               "lastResult RequestFailed")
+    retrain = get_monitor(k8s_api, k8s_namespace, "gtzan")["status"]["retrain"]
+    assert "/nothing-here" in retrain["lastMessage"]  # the URL is named, without its query
+    assert "query-secret-4711" not in retrain["lastMessage"]
+    wait_until(lambda: "/nothing-here" in operator.log(), 10, "the failure in the log")
+    assert "query-secret-4711" not in operator.log()

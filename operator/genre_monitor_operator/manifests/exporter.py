@@ -14,6 +14,7 @@ from genre_monitor_operator.manifests.common import (
     selector_labels,
 )
 from genre_monitor_operator.operator_config import OperatorConfig
+from genre_monitor_operator.pod_security import Violation, pod_spec_violations
 from genre_monitor_operator.spec import Monitor
 
 COMPONENT = "exporter"
@@ -47,6 +48,21 @@ def _probe(path: str, period: int, failures: int) -> dict:
         "timeoutSeconds": 5,
         "failureThreshold": failures,
     }
+
+
+def exporter_violations(monitor: Monitor, level: str) -> list[Violation]:
+    """What the monitor adds to the exporter's pod outside the Pod Security level.
+    Only its volumes can be: the security contexts are the operator's own."""
+    return pod_spec_violations({"volumes": list(monitor.exporter.volumes)}, "spec.exporter",
+                               level)
+
+
+def deployment_violations(deployment: dict, level: str) -> list[Violation]:
+    """The built Deployment's pod, checked as a whole before it is applied, so no
+    field that reaches it is ever missed."""
+    name = deployment["metadata"]["name"]
+    return pod_spec_violations(deployment["spec"]["template"]["spec"],
+                               f"Deployment {name} spec.template.spec", level)
 
 
 def exporter_deployment(monitor: Monitor, config: OperatorConfig, config_map: dict) -> dict:

@@ -3,6 +3,10 @@
 Its name derives from the request id, so however often the same request is
 replayed, or the operator restarts between creating the Job and recording
 it, the apiserver holds at most one Job for it (a second create is a 409).
+
+Its pod runs within the operator's Pod Security level: at "restricted" (the
+default) what the profile requires is filled in where the template left it
+unset, and ``job_template_violations`` names what the template sets against it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,12 @@ import copy
 from genre_monitor import api
 from genre_monitor.retrain_request import RetrainRequest
 from genre_monitor_operator.manifests.common import LABEL_REQUEST_ID, metadata, short_hash
+from genre_monitor_operator.pod_security import (
+    RESTRICTED,
+    Violation,
+    pod_template_violations,
+    with_restricted_defaults,
+)
 from genre_monitor_operator.spec import Monitor
 
 COMPONENT = "retrain"
@@ -26,9 +36,43 @@ ENV_NAMES = (
 )
 
 
+TEMPLATE_PATH = "spec.retrain.jobTemplate.spec.template"
+# A Job's name is also its Pods' job-name label value: at most 63 characters.
+MAX_JOB_NAME = 63
+HASH_LENGTH = 10
+SUFFIX = "-retrain-"
+MAX_PREFIX = MAX_JOB_NAME - len(SUFFIX) - HASH_LENGTH
+
+
 def job_name(monitor: Monitor, request_id: str) -> str:
-    """<monitor>-retrain-<10 hex>: at most 45 + 19 characters, a valid label value."""
-    return f"{monitor.name}-retrain-{short_hash(request_id)}"
+    """<monitor>-retrain-<10 hex>, at most 63 characters by construction.
+
+    A name longer than 44 characters is cut, and the hash then covers the whole
+    name too, so two long names sharing a prefix still get different Jobs. Either
+    way the name depends only on the monitor and the request id: a replay or a
+    restart finds the same name.
+    """
+    if len(monitor.name) <= MAX_PREFIX:
+        return f"{monitor.name}{SUFFIX}{short_hash(request_id, HASH_LENGTH)}"
+    digest = short_hash(f"{monitor.name}/{request_id}", HASH_LENGTH)
+    return f"{monitor.name[:MAX_PREFIX]}{SUFFIX}{digest}"
+
+
+def _pod_template(monitor: Monitor, level: str) -> dict:
+    template = copy.deepcopy(dict(monitor.retrain.job_template or {}))
+    pod = (template.get("spec") or {}).get("template") or {}
+    pod = dict(pod) if isinstance(pod, dict) else {}
+    if level == RESTRICTED and isinstance(pod.get("spec"), dict):
+        pod["spec"] = with_restricted_defaults(pod["spec"])
+    return pod
+
+
+def job_template_violations(monitor: Monitor, level: str = RESTRICTED) -> list[Violation]:
+    """What the job template's pod sets outside the Pod Security level (none without
+    a template)."""
+    if monitor.retrain.job_template is None:
+        return []
+    return pod_template_violations(_pod_template(monitor, level), TEMPLATE_PATH, level)
 
 
 def _environment(monitor: Monitor, request: RetrainRequest) -> list[dict]:
@@ -39,11 +83,12 @@ def _environment(monitor: Monitor, request: RetrainRequest) -> list[dict]:
     return [{"name": name, "value": value} for name, value in zip(ENV_NAMES, values, strict=True)]
 
 
-def retrain_job(monitor: Monitor, request: RetrainRequest) -> dict:
+def retrain_job(monitor: Monitor, request: RetrainRequest, level: str = RESTRICTED) -> dict:
+    """The Job for this request. Callers check ``job_template_violations`` first."""
     template = copy.deepcopy(dict(monitor.retrain.job_template or {}))
     template_meta = template.get("metadata") or {}
     spec = template.get("spec") or {}
-    pod = spec.setdefault("template", {})
+    spec["template"] = pod = _pod_template(monitor, level)
     pod_spec = pod.setdefault("spec", {})
     pod_spec.setdefault("restartPolicy", "Never")
     injected = _environment(monitor, request)
