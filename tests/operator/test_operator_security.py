@@ -21,12 +21,16 @@ from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.rest import ApiException
 
 from genre_monitor import api
+from genre_monitor_dev.operator_process import (
+    OperatorProcess,
+    install_operator_identity,
+    render_chart,
+)
 from genre_monitor_dev.procs import wait_until
 from genre_monitor_exporter.config import config_from_spec
 from genre_monitor_operator.kube import Kube
 from genre_monitor_operator.manifests.job import job_name
 from genre_monitor_operator.spec import parse_monitor
-from tests.operator.operator_process import OperatorProcess, install_operator_identity, render_chart
 from tests.operator.test_operator_cluster import (
     condition,
     get_monitor,

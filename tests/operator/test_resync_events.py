@@ -11,11 +11,11 @@ import kopf
 import pytest
 from kubernetes.client import CoreV1Api
 
+from genre_monitor_dev.operator_process import install_crd
 from genre_monitor_operator.handlers import resync_one
 from genre_monitor_operator.kube import Kube
 from genre_monitor_operator.metrics import OperatorMetrics
 from genre_monitor_operator.operator_config import OperatorConfig
-from tests.operator.operator_process import install_crd
 from tests.operator.test_operator_cluster import (
     create_monitor,
     get_monitor,
