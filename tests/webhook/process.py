@@ -64,6 +64,7 @@ class WebhookProcess:
         token_file: Path,
         kubeconfig: Path,
         max_body_bytes: int | None = None,
+        extra_args: tuple[str, ...] = (),
     ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -77,6 +78,7 @@ class WebhookProcess:
         ]
         if max_body_bytes is not None:
             args.append(f"--max-body-bytes={max_body_bytes}")
+        args += extra_args
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
         self._wait_healthy()

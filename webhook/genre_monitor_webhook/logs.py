@@ -60,8 +60,9 @@ class QuietParseErrors(logging.Filter):
         if isinstance(error, HttpProcessingError):
             # getMessage() is "Error handling request from <address>"; keep
             # it, drop the exception text that quotes what was sent.
+            said = record.getMessage()
             record.msg = "%s: malformed HTTP request refused with %s (%s)"
-            record.args = (record.getMessage(), error.code, type(error).__name__)
+            record.args = (said, error.code, type(error).__name__)
             record.exc_info = None
             record.exc_text = None
             record.levelno, record.levelname = logging.WARNING, "WARNING"

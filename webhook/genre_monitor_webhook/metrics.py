@@ -56,6 +56,12 @@ class WebhookMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.apiserver_requests = Counter(
+            PREFIX + "apiserver_requests",
+            "Calls made to the apiserver, by verb (get a monitor, patch its status).",
+            ["verb"],
+            registry=self.registry,
+        )
         self.open_connections = Gauge(
             PREFIX + "open_connections",
             "HTTP connections open now (at most the connection cap).",
@@ -73,3 +79,5 @@ class WebhookMetrics:
             self.alerts.labels(status=status)
         for reason in IGNORED_REASONS:
             self.ignored.labels(reason=reason)
+        for verb in ("get", "patch"):
+            self.apiserver_requests.labels(verb=verb)

@@ -240,7 +240,7 @@ class Recorder:
         self, namespace: str, name: str, alerts: list[Alert], outcome: Outcome
     ) -> None:
         try:
-            monitor = self.store.get(namespace, name)
+            monitor = self._get(namespace, name)
         except Forbidden as exc:
             # Not allowed to read it: the monitor's namespace is outside what
             # the webhook is granted (operator.watchNamespaces). Retrying
@@ -258,9 +258,9 @@ class Recorder:
                 try:
                     # The patched object comes back: later alerts of this
                     # notification are decided against it without a re-read.
-                    monitor = self.store.patch_status(namespace, name, patch)
+                    monitor = self._patch_status(namespace, name, patch)
                 except Conflict:
-                    monitor = self.store.get(namespace, name)
+                    monitor = self._get(namespace, name)
                     continue
                 except NotFound:
                     monitor = None  # deleted between read and write
@@ -272,6 +272,14 @@ class Recorder:
                     f"GenreMonitor {namespace}/{name} kept changing: "
                     f"{MAX_CONFLICT_RETRIES} conflicting writes in a row"
                 )
+
+    def _get(self, namespace: str, name: str) -> dict | None:
+        self.metrics.apiserver_requests.labels(verb="get").inc()
+        return self.store.get(namespace, name)
+
+    def _patch_status(self, namespace: str, name: str, patch: dict) -> dict:
+        self.metrics.apiserver_requests.labels(verb="patch").inc()
+        return self.store.patch_status(namespace, name, patch)
 
     def _recorded(self, outcome: Outcome, alert: Alert, request: dict) -> None:
         self.metrics.recorded.labels(reason=request["reason"]).inc()

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONNECTIONS = 256
 DEFAULT_IDLE_TIMEOUT_SECONDS = 30.0
+LINGERING_SECONDS = 2.0
 # Grace for requests in progress on SIGTERM (Kubernetes waits 30 s by default).
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
 # Refusals are logged at most this often, with a count: a flood of
@@ -128,6 +129,10 @@ async def serve(
         handle_signals=False,
         access_log=None,  # one line per request is the app's to write, without headers
         keepalive_timeout=idle_timeout,
+        # After an early answer (413, 408) the rest of a body is read and
+        # dropped for this long at most, so the client sees the answer
+        # rather than a reset; not aiohttp's 10 s, for a slow sender.
+        lingering_time=LINGERING_SECONDS,
         shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
     )
     await runner.setup()
