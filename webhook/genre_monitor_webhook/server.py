@@ -54,9 +54,11 @@ class Limits:
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # Notifications read, parsed and recorded at once; each may hold a body
-    # of max_body_bytes. The rest wait for a slot, up to slot_wait_seconds,
-    # then get a 503 (Alertmanager retries it).
-    max_concurrent: int = 8
+    # of max_body_bytes (~6 MiB once parsed, at 1 MiB). As many as the
+    # apiserver workers: more would add memory, not throughput. The rest wait
+    # for a slot, up to slot_wait_seconds, then get a 503 (Alertmanager
+    # retries it).
+    max_concurrent: int = 4
     slot_wait_seconds: float = 5.0
     # A body trickled in slower than this is cut off with a 408.
     body_timeout_seconds: float = 10.0
@@ -186,6 +188,7 @@ async def _handle_notification(request: web.Request, sender_namespace: str | Non
     except PayloadError as exc:
         log.warning("request refused: %s", exc, extra={"remote": request.remote})
         return _reply(app, OUTCOME_BAD_REQUEST, 400, f"not an Alertmanager v4 payload: {exc}")
+    del body  # up to max_body_bytes, not needed while the apiserver is asked
 
     loop = asyncio.get_running_loop()
     try:
