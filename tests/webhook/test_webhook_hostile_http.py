@@ -366,3 +366,11 @@ def test_many_senders_at_once_each_get_an_answer(start_webhook):
     for thread in threads:
         thread.join()
     assert replies == [200] * 50
+
+
+def test_sigterm_finishes_and_exits_0(start_webhook):
+    webhook = start_webhook()
+    assert webhook.post(body(alert(status="resolved")), token=SENDER).status_code == 200
+    webhook.process.terminate()
+    assert webhook.process.wait(timeout=30) == 0
+    assert any("stopping" in e["message"] for e in webhook.log_entries())
