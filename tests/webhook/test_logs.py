@@ -11,7 +11,7 @@ import pytest
 from aiohttp.http_exceptions import LineTooLong
 
 from genre_monitor.webhook_token import namespace_token
-from genre_monitor_webhook.logs import JsonFormatter, QuietParseErrors, redact
+from genre_monitor_webhook.logs import JsonFormatter, OncePerInterval, QuietParseErrors, redact
 
 pytestmark = pytest.mark.unit
 
@@ -68,3 +68,13 @@ def test_other_errors_keep_their_traceback_redacted():
     parsed = json.loads(JsonFormatter().format(entry))
     assert "RuntimeError" in parsed["exception"]
     assert ROOT_TOKEN[:10] not in parsed["exception"]
+
+
+def test_a_repeating_asyncio_error_is_let_through_once_per_interval():
+    quiet = OncePerInterval(seconds=3600)
+    flood = [record("socket.accept() out of system resource", name="asyncio") for _ in range(1000)]
+    assert sum(quiet.filter(r) for r in flood) == 1
+    other = record("Task exception was never retrieved", name="asyncio")
+    assert quiet.filter(other)  # another message has its own interval
+    info = logging.LogRecord("asyncio", logging.INFO, __file__, 1, "x", (), None)
+    assert all(quiet.filter(info) for _ in range(3))  # only warnings and errors are limited

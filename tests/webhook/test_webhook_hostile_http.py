@@ -301,6 +301,42 @@ def test_connections_over_the_cap_get_503_and_are_closed(start_webhook):
     assert len(refusal_lines) == 1  # one line per 10 s, not one per connection
 
 
+def test_600_slow_connections_neither_exhaust_descriptors_nor_flood_the_log(start_webhook):
+    # 512 descriptors, as a container's ulimit might allow; the default cap (256) fits.
+    webhook = start_webhook(max_open_files=512)
+    size_before = len(webhook.logs())
+    slow = []
+    try:
+        for _ in range(600):
+            slow.append(_open(webhook))
+        # Over the cap the webhook still answers, and at once: 503, retry later.
+        with socket.create_connection(("127.0.0.1", webhook.port), timeout=SOCKET_TIMEOUT) as sock:
+            assert _recv_all(sock).startswith(b"HTTP/1.1 503 ")
+    finally:
+        for sock in slow:
+            sock.close()
+    reply = None
+    for _ in range(50):  # the server notices the closes within a loop iteration or two
+        reply = requests.post(
+            f"{webhook.url}/alerts",
+            data=body(alert(status="resolved")),
+            headers={"Authorization": f"Bearer {SENDER}"},
+            timeout=5,
+        )
+        if reply.status_code == 200:
+            break
+    assert reply is not None and reply.status_code == 200
+    assert webhook.process.poll() is None
+    assert len(webhook.logs()) - size_before < 10_000  # a few lines, not megabytes
+
+
+def test_a_cap_above_the_file_limit_is_lowered_to_fit(start_webhook):
+    webhook = start_webhook(max_open_files=200, args=["--max-connections=1000"])
+    started = next(e for e in webhook.log_entries() if e["message"] == "listening")
+    assert started["max_connections"] == 200 - 64
+    assert any("lowered to 136" in e["message"] for e in webhook.log_entries())
+
+
 def test_a_connection_that_never_completes_its_headers_is_closed(start_webhook):
     webhook = start_webhook(args=["--idle-timeout=1"])
     sock = _open(webhook)

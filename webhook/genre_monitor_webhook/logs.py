@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 
 from aiohttp.http_exceptions import HttpProcessingError
 
@@ -28,6 +29,7 @@ _RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "
 # such as "not a Bearer token".
 _CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)(?:\s+|\\t)[A-Za-z0-9._~+/=-]{8,}")
 AIOHTTP_SERVER_LOGGER = "aiohttp.server"
+ASYNCIO_LOGGER = "asyncio"
 
 
 def redact(text: str) -> str:
@@ -69,8 +71,34 @@ class QuietParseErrors(logging.Filter):
         return True
 
 
+class OncePerInterval(logging.Filter):
+    """Lets a repeating message through once per ``seconds``.
+
+    asyncio logs "socket.accept() out of system resource" with a traceback
+    on every accept it retries while descriptors are exhausted: megabytes a
+    second. The connection cap keeps the webhook below its descriptor limit;
+    this keeps the log readable should something else exhaust them.
+    """
+
+    def __init__(self, seconds: float = 10.0):
+        super().__init__()
+        self.seconds = seconds
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = str(record.msg)[:80]
+        now = time.monotonic()
+        if now - self._last.get(key, float("-inf")) < self.seconds:
+            return False
+        self._last[key] = now
+        return True
+
+
 def configure(level: str, stream) -> None:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     logging.getLogger(AIOHTTP_SERVER_LOGGER).addFilter(QuietParseErrors())
+    logging.getLogger(ASYNCIO_LOGGER).addFilter(OncePerInterval())

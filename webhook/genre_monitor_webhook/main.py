@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import resource
 import sys
 
 from genre_monitor_webhook import logs
@@ -101,6 +102,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+# Descriptors kept free of connections: the apiserver pool, the token file,
+# the listening socket, the log.
+RESERVED_FILES = 64
+
+
+def fitting_connection_cap(requested: int) -> int:
+    """The connection cap, lowered to what the process's file limit allows."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or requested <= soft - RESERVED_FILES:
+        return requested
+    fitting = max(1, soft - RESERVED_FILES)
+    log.warning(
+        "--max-connections %d lowered to %d: the process may open %d files",
+        requested,
+        fitting,
+        soft,
+    )
+    return fitting
+
+
 def kubernetes_api_client(kubeconfig: str | None):
     from kubernetes import client, config
 
@@ -131,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     auth = BearerAuth(TokenFile(args.token_file))
     auth.token_file.current()  # logs now if the token is missing, not at the first request
     metrics = WebhookMetrics()
+    max_connections = fitting_connection_cap(args.max_connections)
     limits = Limits(
         max_body_bytes=args.max_body_bytes,
         max_concurrent=args.max_concurrent,
@@ -144,13 +166,13 @@ def main(argv: list[str] | None = None) -> int:
             "host": args.host,
             "port": args.port,
             "max_body_bytes": args.max_body_bytes,
-            "max_connections": args.max_connections,
+            "max_connections": max_connections,
             "max_concurrent": args.max_concurrent,
             "max_monitors": args.max_monitors,
         },
     )
     asyncio.run(
-        serve(app, args.host, args.port, metrics, args.max_connections, args.idle_timeout)
+        serve(app, args.host, args.port, metrics, max_connections, args.idle_timeout)
     )
     return 0
 
