@@ -126,9 +126,9 @@ def main() -> int:
         CoreV1Api(client).create_namespace({"metadata": {"name": NAMESPACE}})
         for document in render_webhook_rbac(NAMESPACE):
             utils.create_from_dict(client, document, namespace=NAMESPACE)
-        account = next(
-            d for d in render_webhook_rbac(NAMESPACE) if d["kind"] == "ServiceAccount"
-        )["metadata"]["name"]
+        account = next(d for d in render_webhook_rbac(NAMESPACE) if d["kind"] == "ServiceAccount")[
+            "metadata"
+        ]["name"]
         kubeconfig = cluster.kubeconfig_for_service_account(NAMESPACE, account)
         custom = CustomObjectsApi(client)
         for i in range(args.monitors):
@@ -138,9 +138,7 @@ def main() -> int:
         token_file.write_text(ROOT_SECRET + "\n")
         webhook = WebhookProcess(Path(workdir), token_file, kubeconfig)
         try:
-            bodies = [
-                json.dumps(notification(incident(i))).encode() for i in range(args.monitors)
-            ]
+            bodies = [json.dumps(notification(incident(i))).encode() for i in range(args.monitors)]
             token = (
                 ROOT_SECRET
                 if args.send_chart_secret

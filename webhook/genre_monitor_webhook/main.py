@@ -22,6 +22,7 @@ from genre_monitor_webhook.serving import (
 
 log = logging.getLogger("genre_monitor_webhook")
 
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
     parser = argparse.ArgumentParser(
@@ -73,11 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     bounds.add_argument(
         "--idle-timeout",
         type=float,
-        default=float(
-            env("GENRE_MONITOR_WEBHOOK_IDLE_TIMEOUT", str(DEFAULT_IDLE_TIMEOUT_SECONDS))
-        ),
-        help="seconds a connection may stay open without a complete request (default "
-        "%(default)s)",
+        default=float(env("GENRE_MONITOR_WEBHOOK_IDLE_TIMEOUT", str(DEFAULT_IDLE_TIMEOUT_SECONDS))),
+        help="seconds a connection may stay open without a complete request (default %(default)s)",
     )
     bounds.add_argument(
         "--body-timeout",
@@ -171,9 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_monitors": args.max_monitors,
         },
     )
-    asyncio.run(
-        serve(app, args.host, args.port, metrics, max_connections, args.idle_timeout)
-    )
+    asyncio.run(serve(app, args.host, args.port, metrics, max_connections, args.idle_timeout))
     return 0
 
 
