@@ -12,10 +12,13 @@ never written.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 
 from kubernetes.client.rest import ApiException
 
+from genre_monitor.webhook_token import namespace_token
 from genre_monitor_operator.children import desired_children
 from genre_monitor_operator.compare import needs_apply
 from genre_monitor_operator.kube import Kube, error_message
@@ -62,7 +65,8 @@ def describe(manifest: dict) -> str:
 
 def read_webhook_token(kube: Kube, monitor: Monitor, config: OperatorConfig,
                        target: WebhookTarget) -> tuple[str | None, Problem | None]:
-    """The token to give Alertmanager: checked (own Secret) or read for copying."""
+    """The token to give Alertmanager: checked (own Secret), or derived for this
+    namespace from the chart's secret (base64, ready for the Secret's data)."""
     if not target.copied:
         secret = kube.get("v1", "Secret", monitor.namespace, target.secret_name)
         if secret is None:
@@ -81,7 +85,16 @@ def read_webhook_token(kube: Kube, monitor: Monitor, config: OperatorConfig,
         return None, Problem("WebhookSecretMissing",
                              f"the webhook token Secret {namespace}/{name} (key "
                              f"{config.webhook_token_secret_key!r}) set by the chart is missing")
-    return token, None
+    # Never the chart's secret itself: a token that speaks for this namespace
+    # only, so reading it here gives nothing anywhere else.
+    try:
+        derived = namespace_token(base64.b64decode(token), monitor.namespace)
+    except (binascii.Error, ValueError):
+        return None, Problem("WebhookSecretMissing",
+                             f"the webhook token Secret {namespace}/{name} (key "
+                             f"{config.webhook_token_secret_key!r}) set by the chart is empty "
+                             "or not base64")
+    return base64.b64encode(derived.encode()).decode(), None
 
 
 class ChangedMeanwhileError(RuntimeError):

@@ -4,6 +4,7 @@ and prometheus-operator CRDs."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import time
@@ -17,6 +18,7 @@ from kubernetes.client.rest import ApiException
 
 from genre_monitor import api
 from genre_monitor.retrain_request import RetrainRequest
+from genre_monitor.webhook_token import namespace_token
 from genre_monitor_dev.operator_process import (
     OperatorProcess,
     install_operator_identity,
@@ -113,9 +115,11 @@ def test_create_makes_every_child_owned_and_valid(k8s_api, k8s_namespace, operat
         owners = child["metadata"]["ownerReferences"]
         assert [o["uid"] for o in owners] == [created["metadata"]["uid"]], key
         assert child["metadata"]["labels"][api.LABEL_MANAGED_BY] == api.MANAGED_BY, key
-    # The token was copied from the release namespace, for the AlertmanagerConfig to use.
+    # The namespace's own token, derived from the chart's secret in the release
+    # namespace (never a copy of it), for the AlertmanagerConfig to use.
     secret = found["secrets/gtzan-webhook-token"]
-    assert secret["data"]["token"]
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    assert token == namespace_token(b"test-token-123", k8s_namespace)
     route = found["alertmanagerconfigs/gtzan"]["spec"]["route"]
     assert {"name": "genre_monitor", "value": "gtzan", "matchType": "="} in route["matchers"]
     # Without a kubelet the exporter never becomes available: Degraded says so.

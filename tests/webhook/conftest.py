@@ -30,15 +30,19 @@ def shared_webhook(tmp_path_factory):
 
 @pytest.fixture
 def start_webhook(tmp_path, token_file):
-    """Start a webhook process: start_webhook(kubeconfig=..., max_body_bytes=...)."""
+    """Start a webhook process: start_webhook(kubeconfig=..., max_body_bytes=..., args=(...))."""
     started: list[WebhookProcess] = []
 
-    def start(kubeconfig=None, token=None, max_body_bytes=None) -> WebhookProcess:
+    def start(
+        kubeconfig=None, token=None, max_body_bytes=None, args=(), max_open_files=None
+    ) -> WebhookProcess:
         process = WebhookProcess(
             tmp_path,
             token or token_file,
             kubeconfig or dead_kubeconfig(tmp_path / "dead.kubeconfig"),
             max_body_bytes=max_body_bytes,
+            extra_args=tuple(args),
+            max_open_files=max_open_files,
         )
         started.append(process)
         return process

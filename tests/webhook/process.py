@@ -4,6 +4,7 @@ script), on a free loopback port, talked to over real HTTP."""
 from __future__ import annotations
 
 import json
+import resource
 import shutil
 import socket
 import subprocess
@@ -64,6 +65,8 @@ class WebhookProcess:
         token_file: Path,
         kubeconfig: Path,
         max_body_bytes: int | None = None,
+        extra_args: tuple[str, ...] = (),
+        max_open_files: int | None = None,
     ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -77,8 +80,17 @@ class WebhookProcess:
         ]
         if max_body_bytes is not None:
             args.append(f"--max-body-bytes={max_body_bytes}")
+        args += extra_args
         self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+        limit_files = None
+        if max_open_files is not None:  # as a container's ulimit would
+
+            def limit_files():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (max_open_files, max_open_files))
+
+        self.process = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=limit_files
+        )
         self._wait_healthy()
 
     def _wait_healthy(self, timeout: float = 30.0) -> None:

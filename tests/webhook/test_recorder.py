@@ -10,8 +10,10 @@ from genre_monitor.api import ALERT_ACCURACY, ALERT_DRIFTED_FEATURES
 from genre_monitor_webhook.decision import (
     IGNORED_ALREADY_PENDING,
     IGNORED_FORBIDDEN,
+    IGNORED_OTHER_NAMESPACE,
     IGNORED_OTHER_REQUEST_PENDING,
     IGNORED_RESOLVED,
+    IGNORED_TOO_MANY_MONITORS,
     IGNORED_UNKNOWN_MONITOR,
 )
 from genre_monitor_webhook.metrics import WebhookMetrics
@@ -218,3 +220,36 @@ def test_monitor_the_webhook_may_not_read_is_ignored_not_retried():
     outcome = notify(rec, alert(namespace="other"), alert(namespace="other", fingerprint="2"))
     assert outcome.ignored == {IGNORED_FORBIDDEN: 2}
     assert value(rec, "genre_monitor_webhook_alerts_ignored_total", reason=IGNORED_FORBIDDEN) == 2
+
+
+def test_a_namespace_sender_is_answered_for_its_own_namespace_only_without_reads():
+    store = MemoryStore()
+    store.add("ml", "gtzan")
+    store.add("finance", "gtzan")
+    reads = []
+    original_get = store.get
+    store.get = lambda ns, n: reads.append(ns) or original_get(ns, n)
+    rec = recorder(store)
+    outcome = rec.handle(
+        parse_notification(body(alert(namespace="ml"), alert(namespace="finance"))),
+        sender_namespace="ml",
+    )
+    assert [r["namespace"] for r in outcome.recorded] == ["ml"]
+    assert outcome.ignored == {IGNORED_OTHER_NAMESPACE: 1}
+    assert reads == ["ml"]
+    assert "status" not in store.objects["finance", "gtzan"]
+    assert value(rec, "genre_monitor_webhook_apiserver_requests_total", verb="get") == 1
+
+
+def test_monitors_beyond_the_cap_are_ignored_without_reads():
+    store = MemoryStore()
+    rec = Recorder(store, WebhookMetrics(), max_monitors=3)
+    alerts = [alert(monitor=f"m{i}", fingerprint=str(i)) for i in range(10)]
+    alerts.append(alert(monitor="m0", fingerprint="again"))  # a monitor already counted
+    outcome = rec.handle(parse_notification(body(*alerts)))
+    assert outcome.ignored == {IGNORED_UNKNOWN_MONITOR: 4, IGNORED_TOO_MANY_MONITORS: 7}
+    assert value(rec, "genre_monitor_webhook_apiserver_requests_total", verb="get") == 3
+    assert (
+        value(rec, "genre_monitor_webhook_alerts_ignored_total", reason=IGNORED_TOO_MANY_MONITORS)
+        == 7
+    )

@@ -244,7 +244,16 @@ def test_unusable_kubernetes_configuration_exits_2_with_a_clear_message(tmp_path
 def test_bad_flags_are_usage_errors(token_file):
     from tests.webhook.process import webhook_command
 
-    for flag in ("--port=0", "--max-body-bytes=0", "--port=http"):
+    for flag in (
+        "--port=0",
+        "--max-body-bytes=0",
+        "--port=http",
+        "--max-connections=0",
+        "--max-concurrent=0",
+        "--max-monitors=0",
+        "--idle-timeout=0",
+        "--body-timeout=-1",
+    ):
         done = subprocess.run([*webhook_command(), flag], capture_output=True, text=True)
         assert done.returncode == 2
         assert flag.split("=")[0] in done.stderr

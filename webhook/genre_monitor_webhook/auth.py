@@ -1,9 +1,14 @@
-"""Bearer-token authentication against a token file mounted from a Secret.
+"""Bearer-token authentication against the chart's secret, mounted as a file.
+
+Alertmanager sends the token of one namespace, derived from the chart's
+secret (the "root", see :mod:`genre_monitor.webhook_token`): it lets the
+sender speak for that namespace only. The root itself is accepted too, for
+every namespace; whoever holds it can derive every namespace's token anyway.
 
 The file is stat'ed on every request and re-read when it changes, so rotating
 the Secret (the kubelet swaps the mounted file) needs no restart. A missing
 or empty token file refuses every request: an unconfigured webhook must not
-be an open one. The token itself is never logged.
+be an open one. No token is ever logged.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ import hmac
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+
+from genre_monitor import webhook_token
 
 log = logging.getLogger(__name__)
 
@@ -76,22 +84,45 @@ class TokenFile:
             return token
 
 
+@dataclass(frozen=True)
+class Verdict:
+    result: AuthResult
+    # The one namespace the sender may speak for; None with the root token
+    # (every namespace) or when refused.
+    namespace: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+    def allows(self, namespace: str | None) -> bool:
+        """Whether this sender may ask for anything in ``namespace``."""
+        return self.ok and (self.namespace is None or self.namespace == namespace)
+
+
 class BearerAuth:
     def __init__(self, token_file: TokenFile):
         self.token_file = token_file
 
     def check(self, authorization: str | None) -> AuthResult:
-        expected = self.token_file.current()
-        if expected is None:
-            return AuthResult.NO_TOKEN_CONFIGURED
+        return self.authenticate(authorization).result
+
+    def authenticate(self, authorization: str | None) -> Verdict:
+        root = self.token_file.current()
+        if root is None:
+            return Verdict(AuthResult.NO_TOKEN_CONFIGURED)
         if not authorization:
-            return AuthResult.MISSING_HEADER
+            return Verdict(AuthResult.MISSING_HEADER)
         scheme, _, provided = authorization.strip().partition(" ")
-        if scheme.lower() != BEARER or not provided.strip():
-            return AuthResult.NOT_BEARER
-        # Constant time, so response timing leaks nothing about the token;
-        # comparing digests of equal length hides the token's length too.
-        offered = hashlib.sha256(provided.strip().encode()).digest()
-        if hmac.compare_digest(offered, hashlib.sha256(expected).digest()):
-            return AuthResult.OK
-        return AuthResult.WRONG_TOKEN
+        provided = provided.strip()
+        if scheme.lower() != BEARER or not provided:
+            return Verdict(AuthResult.NOT_BEARER)
+        namespace = webhook_token.verify(root, provided)
+        if namespace is not None:
+            return Verdict(AuthResult.OK, namespace)
+        # Constant time, so response timing leaks nothing about the root;
+        # comparing digests of equal length hides its length too.
+        offered = hashlib.sha256(provided.encode(errors="surrogateescape")).digest()
+        if hmac.compare_digest(offered, hashlib.sha256(root).digest()):
+            return Verdict(AuthResult.OK)
+        return Verdict(AuthResult.WRONG_TOKEN)

@@ -38,6 +38,12 @@ IGNORED_ALREADY_HANDLED = "already_handled"
 # both, and overwriting would make the operator see a different request than
 # the one it may be acting on right now.
 IGNORED_OTHER_REQUEST_PENDING = "other_request_pending"
+# The sender's token is another namespace's: a credential speaks for its own
+# namespace only (genre_monitor.webhook_token). Answered without the apiserver.
+IGNORED_OTHER_NAMESPACE = "other_namespace"
+# Over the cap on distinct monitors per notification: a notification from the
+# operator's AlertmanagerConfig names one monitor, so the rest cost no GET.
+IGNORED_TOO_MANY_MONITORS = "too_many_monitors"
 IGNORED_REASONS = (
     IGNORED_RESOLVED,
     IGNORED_MISSING_LABELS,
@@ -48,6 +54,8 @@ IGNORED_REASONS = (
     IGNORED_ALREADY_PENDING,
     IGNORED_ALREADY_HANDLED,
     IGNORED_OTHER_REQUEST_PENDING,
+    IGNORED_OTHER_NAMESPACE,
+    IGNORED_TOO_MANY_MONITORS,
 )
 
 

@@ -3,40 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
 import logging
 import os
+import resource
 import sys
 
-from aiohttp import web
-
+from genre_monitor_webhook import logs
 from genre_monitor_webhook.auth import BearerAuth, TokenFile
 from genre_monitor_webhook.metrics import WebhookMetrics
-from genre_monitor_webhook.recorder import KubernetesMonitors, Recorder
-from genre_monitor_webhook.server import DEFAULT_MAX_BODY_BYTES, create_app
+from genre_monitor_webhook.recorder import DEFAULT_MAX_MONITORS, KubernetesMonitors, Recorder
+from genre_monitor_webhook.server import DEFAULT_MAX_BODY_BYTES, Limits, create_app
+from genre_monitor_webhook.serving import (
+    DEFAULT_IDLE_TIMEOUT_SECONDS,
+    DEFAULT_MAX_CONNECTIONS,
+    serve,
+)
 
 log = logging.getLogger("genre_monitor_webhook")
-
-# LogRecord attributes that are not user-supplied ``extra`` fields.
-_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with any ``extra=`` fields as keys."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(
-            {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS and v is not None}
-        )
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,15 +49,75 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=int(env("GENRE_MONITOR_WEBHOOK_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES))),
     )
+    defaults = Limits()
+    bounds = parser.add_argument_group("bounds on what senders can make the webhook do")
+    bounds.add_argument(
+        "--max-connections",
+        type=int,
+        default=int(env("GENRE_MONITOR_WEBHOOK_MAX_CONNECTIONS", str(DEFAULT_MAX_CONNECTIONS))),
+        help="open connections at most; more get a 503 and are closed (default %(default)s)",
+    )
+    bounds.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=int(env("GENRE_MONITOR_WEBHOOK_MAX_CONCURRENT", str(defaults.max_concurrent))),
+        help="notifications read and recorded at once; the rest wait, then get a 503 "
+        "(default %(default)s)",
+    )
+    bounds.add_argument(
+        "--max-monitors",
+        type=int,
+        default=int(env("GENRE_MONITOR_WEBHOOK_MAX_MONITORS", str(DEFAULT_MAX_MONITORS))),
+        help="distinct GenreMonitors one notification may name; alerts for more are "
+        "ignored without asking the apiserver (default %(default)s)",
+    )
+    bounds.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=float(env("GENRE_MONITOR_WEBHOOK_IDLE_TIMEOUT", str(DEFAULT_IDLE_TIMEOUT_SECONDS))),
+        help="seconds a connection may stay open without a complete request (default %(default)s)",
+    )
+    bounds.add_argument(
+        "--body-timeout",
+        type=float,
+        default=float(
+            env("GENRE_MONITOR_WEBHOOK_BODY_TIMEOUT", str(defaults.body_timeout_seconds))
+        ),
+        help="seconds to receive a body once its headers came (default %(default)s)",
+    )
     parser.add_argument("--log-level", default=env("GENRE_MONITOR_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
     if not args.token_file:
         parser.error("--token-file (or $GENRE_MONITOR_WEBHOOK_TOKEN_FILE) is required")
     if not 0 < args.port < 65536:
         parser.error(f"--port must be 1..65535, got {args.port}")
-    if args.max_body_bytes < 1:
-        parser.error(f"--max-body-bytes must be positive, got {args.max_body_bytes}")
+    for flag in ("max_body_bytes", "max_connections", "max_concurrent", "max_monitors"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}")
+    for flag in ("idle_timeout", "body_timeout"):
+        if not getattr(args, flag) > 0:
+            parser.error(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}")
     return args
+
+
+# Descriptors kept free of connections: the apiserver pool, the token file,
+# the listening socket, the log.
+RESERVED_FILES = 64
+
+
+def fitting_connection_cap(requested: int) -> int:
+    """The connection cap, lowered to what the process's file limit allows."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or requested <= soft - RESERVED_FILES:
+        return requested
+    fitting = max(1, soft - RESERVED_FILES)
+    log.warning(
+        "--max-connections %d lowered to %d: the process may open %d files",
+        requested,
+        fitting,
+        soft,
+    )
+    return fitting
 
 
 def kubernetes_api_client(kubeconfig: str | None):
@@ -92,9 +136,7 @@ def kubernetes_api_client(kubeconfig: str | None):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=args.log_level.upper(), handlers=[handler], force=True)
+    logs.configure(args.log_level, sys.stdout)
     try:
         api_client = kubernetes_api_client(args.kubeconfig)
     except Exception as exc:  # config errors come as several exception types
@@ -108,14 +150,26 @@ def main(argv: list[str] | None = None) -> int:
     auth = BearerAuth(TokenFile(args.token_file))
     auth.token_file.current()  # logs now if the token is missing, not at the first request
     metrics = WebhookMetrics()
-    app = create_app(
-        auth, Recorder(KubernetesMonitors(api_client), metrics), metrics, args.max_body_bytes
+    max_connections = fitting_connection_cap(args.max_connections)
+    limits = Limits(
+        max_body_bytes=args.max_body_bytes,
+        max_concurrent=args.max_concurrent,
+        body_timeout_seconds=args.body_timeout,
     )
+    recorder = Recorder(KubernetesMonitors(api_client), metrics, max_monitors=args.max_monitors)
+    app = create_app(auth, recorder, metrics, limits)
     log.info(
         "listening",
-        extra={"host": args.host, "port": args.port, "max_body_bytes": args.max_body_bytes},
+        extra={
+            "host": args.host,
+            "port": args.port,
+            "max_body_bytes": args.max_body_bytes,
+            "max_connections": max_connections,
+            "max_concurrent": args.max_concurrent,
+            "max_monitors": args.max_monitors,
+        },
     )
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    asyncio.run(serve(app, args.host, args.port, metrics, max_connections, args.idle_timeout))
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from genre_monitor_webhook.decision import IGNORED_REASONS
 
@@ -13,6 +13,8 @@ OUTCOME_OK = "ok"
 OUTCOME_UNAUTHORIZED = "unauthorized"
 OUTCOME_BAD_REQUEST = "bad_request"
 OUTCOME_TOO_LARGE = "too_large"
+OUTCOME_TIMEOUT = "body_timeout"
+OUTCOME_BUSY = "busy"  # every handling slot taken: 503, Alertmanager retries
 OUTCOME_UNAVAILABLE = "apiserver_unavailable"
 OUTCOME_ERROR = "error"
 OUTCOMES = (
@@ -20,6 +22,8 @@ OUTCOMES = (
     OUTCOME_UNAUTHORIZED,
     OUTCOME_BAD_REQUEST,
     OUTCOME_TOO_LARGE,
+    OUTCOME_TIMEOUT,
+    OUTCOME_BUSY,
     OUTCOME_UNAVAILABLE,
     OUTCOME_ERROR,
 )
@@ -52,6 +56,22 @@ class WebhookMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.apiserver_requests = Counter(
+            PREFIX + "apiserver_requests",
+            "Calls made to the apiserver, by verb (get a monitor, patch its status).",
+            ["verb"],
+            registry=self.registry,
+        )
+        self.open_connections = Gauge(
+            PREFIX + "open_connections",
+            "HTTP connections open now (at most the connection cap).",
+            registry=self.registry,
+        )
+        self.connections_refused = Counter(
+            PREFIX + "connections_refused",
+            "Connections closed on arrival because the connection cap was reached.",
+            registry=self.registry,
+        )
         # Zero-initialise the bounded label sets so rate() works from the start.
         for outcome in OUTCOMES:
             self.requests.labels(outcome=outcome)
@@ -59,3 +79,5 @@ class WebhookMetrics:
             self.alerts.labels(status=status)
         for reason in IGNORED_REASONS:
             self.ignored.labels(reason=reason)
+        for verb in ("get", "patch"):
+            self.apiserver_requests.labels(verb=verb)

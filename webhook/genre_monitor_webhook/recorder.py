@@ -17,7 +17,9 @@ from typing import Protocol
 from genre_monitor.api import GROUP, PLURAL, VERSION
 from genre_monitor_webhook.decision import (
     IGNORED_FORBIDDEN,
+    IGNORED_OTHER_NAMESPACE,
     IGNORED_RESOLVED,
+    IGNORED_TOO_MANY_MONITORS,
     IGNORED_UNKNOWN_MONITOR,
     decide,
     monitor_reference_problem,
@@ -35,6 +37,9 @@ FIELD_MANAGER = "genre-monitor-webhook"  # names the webhook in managedFields
 REQUEST_TIMEOUT = (3.0, 6.0)
 # Optimistic-concurrency retries when the monitor changed between read and patch.
 MAX_CONFLICT_RETRIES = 5
+# Distinct monitors one notification may name; each costs an apiserver GET.
+# The operator's AlertmanagerConfig groups by monitor, so one is the norm.
+DEFAULT_MAX_MONITORS = 8
 
 
 class ApiUnavailable(Exception):
@@ -130,8 +135,8 @@ class Outcome:
     recorded: list[dict] = field(default_factory=list)
     ignored: dict[str, int] = field(default_factory=dict)
 
-    def ignore(self, reason: str) -> None:
-        self.ignored[reason] = self.ignored.get(reason, 0) + 1
+    def ignore(self, reason: str, count: int = 1) -> None:
+        self.ignored[reason] = self.ignored.get(reason, 0) + count
 
     def as_dict(self) -> dict:
         return {"recorded": self.recorded, "ignored": self.ignored}
@@ -147,16 +152,22 @@ class Recorder:
         store: MonitorStore,
         metrics: WebhookMetrics,
         clock: Callable[[], str] = utc_now,
+        max_monitors: int = DEFAULT_MAX_MONITORS,
     ):
         self.store = store
         self.metrics = metrics
         self.clock = clock
+        self.max_monitors = max_monitors
 
-    def handle(self, notification: Notification) -> Outcome:
+    def handle(self, notification: Notification, sender_namespace: str | None = None) -> Outcome:
         """Record what ``notification`` asks for. Raises ApiUnavailable/ApiRejected.
 
-        A notification that fails half-way is safe to retry whole: what was
-        already recorded is found pending and not written again.
+        ``sender_namespace``: the only namespace the sender's token speaks
+        for (None: the chart's own token, every namespace). Alerts naming
+        another namespace, and monitors beyond ``max_monitors``, are ignored
+        before any apiserver call. A notification that fails half-way is safe
+        to retry whole: what was already recorded is found pending and not
+        written again.
         """
         outcome = Outcome()
         if notification.truncated_alerts:
@@ -168,24 +179,68 @@ class Recorder:
                 extra={"group_key": notification.group_key},
             )
         by_monitor: dict[tuple[str, str], list[Alert]] = {}
+        # Ignored in bulk, one log line per notification: a sender must not
+        # turn one request into thousands of log lines.
+        other_namespace: list[Alert] = []
+        over_cap: list[Alert] = []
         for alert in notification.alerts:
             self.metrics.alerts.labels(status=alert.status).inc()
+            key = (alert.monitor_namespace, alert.monitor_name)
             if not alert.firing:
                 self._ignored(outcome, alert, IGNORED_RESOLVED, "resolved alerts trigger nothing")
             elif problem := monitor_reference_problem(alert):
                 self._ignored(outcome, alert, *problem)
+            elif sender_namespace is not None and alert.monitor_namespace != sender_namespace:
+                other_namespace.append(alert)
+            elif key not in by_monitor and len(by_monitor) >= self.max_monitors:
+                over_cap.append(alert)
             else:
-                key = (alert.monitor_namespace, alert.monitor_name)
                 by_monitor.setdefault(key, []).append(alert)
+        self._refused(
+            outcome, IGNORED_OTHER_NAMESPACE, other_namespace,
+            f"the sender's token is for namespace {sender_namespace!r} only",
+            sender_namespace,
+        )  # fmt: skip
+        self._refused(
+            outcome, IGNORED_TOO_MANY_MONITORS, over_cap,
+            f"a notification may name at most {self.max_monitors} monitors",
+            sender_namespace,
+        )  # fmt: skip
         for (namespace, name), alerts in by_monitor.items():
             self._handle_monitor(namespace, name, alerts, outcome)
         return outcome
+
+    def _refused(
+        self,
+        outcome: Outcome,
+        reason: str,
+        alerts: list[Alert],
+        detail: str,
+        sender_namespace: str | None,
+    ) -> None:
+        if not alerts:
+            return
+        self.metrics.ignored.labels(reason=reason).inc(len(alerts))
+        outcome.ignore(reason, len(alerts))
+        named = sorted({f"{a.monitor_namespace}/{a.monitor_name}" for a in alerts})
+        log.warning(
+            "%d alerts ignored: %s",
+            len(alerts),
+            detail,
+            extra={
+                "reason": reason,
+                "sender_namespace": sender_namespace,
+                # A sample, bounded: the labels are the sender's to choose.
+                "monitors": named[:5],
+                "monitor_count": len(named),
+            },
+        )
 
     def _handle_monitor(
         self, namespace: str, name: str, alerts: list[Alert], outcome: Outcome
     ) -> None:
         try:
-            monitor = self.store.get(namespace, name)
+            monitor = self._get(namespace, name)
         except Forbidden as exc:
             # Not allowed to read it: the monitor's namespace is outside what
             # the webhook is granted (operator.watchNamespaces). Retrying
@@ -203,9 +258,9 @@ class Recorder:
                 try:
                     # The patched object comes back: later alerts of this
                     # notification are decided against it without a re-read.
-                    monitor = self.store.patch_status(namespace, name, patch)
+                    monitor = self._patch_status(namespace, name, patch)
                 except Conflict:
-                    monitor = self.store.get(namespace, name)
+                    monitor = self._get(namespace, name)
                     continue
                 except NotFound:
                     monitor = None  # deleted between read and write
@@ -217,6 +272,14 @@ class Recorder:
                     f"GenreMonitor {namespace}/{name} kept changing: "
                     f"{MAX_CONFLICT_RETRIES} conflicting writes in a row"
                 )
+
+    def _get(self, namespace: str, name: str) -> dict | None:
+        self.metrics.apiserver_requests.labels(verb="get").inc()
+        return self.store.get(namespace, name)
+
+    def _patch_status(self, namespace: str, name: str, patch: dict) -> dict:
+        self.metrics.apiserver_requests.labels(verb="patch").inc()
+        return self.store.patch_status(namespace, name, patch)
 
     def _recorded(self, outcome: Outcome, alert: Alert, request: dict) -> None:
         self.metrics.recorded.labels(reason=request["reason"]).inc()

@@ -1,6 +1,8 @@
 """Routing this monitor's alerts to the webhook: an AlertmanagerConfig and,
-for the project's own webhook, a copy of its token in the monitor's namespace
-(Alertmanager reads an AlertmanagerConfig's Secrets from its own namespace)."""
+for the project's own webhook, the monitor's namespace's token in a Secret
+there (Alertmanager reads an AlertmanagerConfig's Secrets from its own
+namespace). The token is derived from the chart's secret for this namespace
+only (genre_monitor.webhook_token); the chart's secret is never copied."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ class WebhookTarget:
     url: str
     secret_name: str
     secret_key: str
-    # True: the operator copies the chart's token into secret_name.
+    # True: the operator writes the namespace's derived token into secret_name.
     copied: bool
 
 
@@ -42,7 +44,7 @@ def webhook_target(monitor: Monitor, config: OperatorConfig) -> WebhookTarget | 
 
 
 def webhook_token_secret(monitor: Monitor, target: WebhookTarget, token_b64: str) -> dict:
-    """The copy of the project's webhook token (base64 as read from the source Secret)."""
+    """The namespace's webhook token (base64), derived from the chart's secret."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
