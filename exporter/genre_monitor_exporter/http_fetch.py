@@ -112,8 +112,7 @@ class _Deadline:
 
         def fire() -> None:
             self.expired = True
-            connection = getattr(response.raw, "connection", None)
-            sock = getattr(connection, "sock", None)
+            sock = _socket_of(response)
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
@@ -125,6 +124,19 @@ class _Deadline:
             yield
         finally:
             timer.cancel()
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket a response's body is read from. http.client drops the
+    connection's reference to it when the server closes after the body (an
+    HTTP/1.0 or length-less answer), so it is found through the body's file
+    object; private attributes of http.client and urllib3 1.x, hence getattr."""
+    body = getattr(response.raw, "_fp", None)  # http.client.HTTPResponse
+    socket_io = getattr(getattr(body, "fp", None), "raw", None)  # socket.SocketIO
+    sock = getattr(socket_io, "_sock", None)
+    if sock is None:
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    return sock
 
 
 def _open(
