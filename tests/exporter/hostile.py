@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from genre_monitor_dev.procs import ManagedProcess, free_port, wait_until
 from genre_monitor_dev.synthetic import FEATURES
+from genre_monitor_exporter.limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_LABEL_LENGTH
 
 EXPORTER = str(Path(sys.executable).with_name("genre-monitor-exporter"))
 MIB = 2**20
@@ -121,3 +122,9 @@ def wait_for_error(url: str, reason: str, before: float, timeout: float = 60) ->
 
     wait_until(counted, timeout, f"evaluation_errors_total{{reason={reason!r}}} to rise")
     return found["samples"]
+
+
+def labels_at_the_caps(rows: int) -> list[str]:
+    """DEFAULT_MAX_CLASSES distinct class labels, each DEFAULT_MAX_LABEL_LENGTH long."""
+    return [f"{i % DEFAULT_MAX_CLASSES:04d}".ljust(DEFAULT_MAX_LABEL_LENGTH, "x")
+            for i in range(rows)]  # fmt: skip
