@@ -211,24 +211,28 @@ def _check_size(size: int, limits: SourceLimits, where: str) -> None:
 def _check_decoded_size(
     metadata: pq.FileMetaData, columns: Sequence[str], limits: SourceLimits, where: str
 ) -> None:
-    """Refuse columns whose decoded size (from the file's footer) is over
-    DECODED_SIZE_FACTOR times the size limit: compression makes a small file
-    a memory bomb otherwise."""
+    """Refuse columns whose decoded size, estimated from the file's footer,
+    is over DECODED_SIZE_FACTOR times the size limit: compression and
+    run-length encoding make a small file a memory bomb otherwise (64 MiB of
+    zeros fit in a few KiB). The estimate is the larger of the pages'
+    uncompressed size and 8 bytes per value."""
     wanted = set(columns)
-    decoded = 0
+    pages = 0
     for group in range(metadata.num_row_groups):
         row_group = metadata.row_group(group)
         for index in range(row_group.num_columns):
             chunk = row_group.column(index)
             if chunk.path_in_schema.split(".")[0] in wanted:
-                decoded += chunk.total_uncompressed_size
+                pages += chunk.total_uncompressed_size
+    decoded = max(pages, 8 * metadata.num_rows * len(wanted))
     limit = DECODED_SIZE_FACTOR * limits.max_bytes
     if decoded > limit:
         raise SourceError(
             SOURCE_TOO_LARGE,
             where,
-            f"the monitored columns decode to {decoded} bytes, over the "
-            f"{size_text(limit)} limit ({DECODED_SIZE_FACTOR} x --max-source-bytes); not read",
+            f"{metadata.num_rows} rows of the monitored columns decode to about {decoded} "
+            f"bytes, over the {size_text(limit)} limit ({DECODED_SIZE_FACTOR} x "
+            "--max-source-bytes); not read",
         )
 
 
