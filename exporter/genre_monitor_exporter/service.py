@@ -31,7 +31,7 @@ from .collector import ExporterCollector, ExporterState
 from .config import ExporterConfig
 from .errors import INTERNAL, TIMEOUT, SourceError
 from .evaluation import EvaluationError, EvaluationResult, Evaluator
-from .limits import evaluation_timeout_seconds
+from .limits import HTTP_READ_TIMEOUT_SECONDS, evaluation_timeout_seconds
 
 log = logging.getLogger("genre_monitor_exporter")
 
@@ -77,6 +77,7 @@ class ExporterService:
         self._tokens_at_last_attempt: tuple | None = None
         self._evaluation_lock = asyncio.Lock()
         self._rendered: tuple | None = None
+        self._closed = False
         # Each data set read has its own deadline; this one stops anything
         # else (a stalled read that no socket timeout catches, a runaway).
         self._deadline = evaluation_timeout_seconds(config.source_limits.timeout_seconds)
@@ -106,7 +107,8 @@ class ExporterService:
         return self._executor
 
     def close(self) -> None:
-        """Stop both workers now, jobs in progress included."""
+        """Stop both workers now, jobs in progress included, and start no new one."""
+        self._closed = True
         for executor in (self._executor, self._report_executor):
             if executor is not None:
                 kill_workers(executor)
@@ -117,6 +119,8 @@ class ExporterService:
     async def evaluate(self, trigger: str = "interval") -> EvaluationResult | None:
         """Run one evaluation and record its outcome; never raises."""
         async with self._evaluation_lock:
+            if self._closed:
+                return None
             loop = asyncio.get_running_loop()
             executor = self._evaluation_executor()
             self._tokens_at_last_attempt = await self._current_tokens()
@@ -149,6 +153,8 @@ class ExporterService:
                 )
                 return None
             except BrokenProcessPool:
+                if self._closed:  # stopped on purpose: shutting down
+                    return None
                 # The worker died (e.g. out of memory): start a new one next time.
                 executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = None
@@ -231,9 +237,19 @@ class ExporterService:
                 log.debug("change check of %s failed: %s", sources.redact(uri), error)
                 return "error:unexpected"
 
-        return await asyncio.to_thread(
-            lambda: (token(self.config.reference_uri), token(self.config.current_uri))
-        )
+        # Each read has its deadline, but a server dripping its headers can
+        # hold one past it: the schedule does not wait for that (the thread
+        # ends when the server lets go).
+        limit = 2 * (self.config.source_limits.timeout_seconds + HTTP_READ_TIMEOUT_SECONDS)
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(
+                    lambda: (token(self.config.reference_uri), token(self.config.current_uri))
+                ),
+                limit,
+            )
+        except TimeoutError:
+            return ("error:timeout", "error:timeout")
 
     async def run_schedule(self) -> None:
         """Evaluate now, then on the interval and whenever a source changes."""
@@ -281,6 +297,8 @@ class ExporterService:
 
     async def _render_report(self, at: float) -> str:
         """Render in the report worker; kill it when the deadline passes."""
+        if self._closed:
+            raise WorkerStopped("the exporter is shutting down")
         if self._report_executor is None:
             self._report_executor = ProcessPoolExecutor(
                 max_workers=1,
