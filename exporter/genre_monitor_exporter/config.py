@@ -20,7 +20,12 @@ import yaml
 from genre_monitor.durations import DurationError, parse_duration
 from genre_monitor.spec import DRIFT_METHODS, SpecError, parse_spec
 
-from .limits import DEFAULT_REPORT_TIMEOUT_SECONDS, LabelLimits, SourceLimits
+from .limits import (
+    DEFAULT_REPORT_TIMEOUT_SECONDS,
+    LabelLimits,
+    SourceLimits,
+    evaluation_timeout_seconds,
+)
 
 __all__ = ["DRIFT_METHODS", "ConfigError", "ExporterConfig", "config_from_spec", "load_spec_file"]
 
@@ -67,6 +72,8 @@ class ExporterConfig:
     source_limits: SourceLimits = field(default_factory=SourceLimits)
     label_limits: LabelLimits = field(default_factory=LabelLimits)
     report_timeout_seconds: float = DEFAULT_REPORT_TIMEOUT_SECONDS
+    # None: derived from the source timeout (limits.evaluation_timeout_seconds).
+    evaluation_timeout_seconds: float | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -175,6 +182,12 @@ def config_from_spec(
         label_limits=label_limits,
         report_timeout_seconds=_positive_duration(
             overrides, "report_timeout", "--report-timeout", DEFAULT_REPORT_TIMEOUT_SECONDS
+        ),
+        evaluation_timeout_seconds=_positive_duration(
+            overrides,
+            "evaluation_timeout",
+            "--evaluation-timeout",
+            evaluation_timeout_seconds(source_limits.timeout_seconds),
         ),
     )
 

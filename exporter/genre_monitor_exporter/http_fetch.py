@@ -5,8 +5,8 @@ Content-Length, drip a byte at a time, or redirect elsewhere. So:
 
 - the body is read in small chunks and refused as soon as it passes
   `SourceLimits.max_bytes` (at once when Content-Length announces more);
-- every connect and read has a timeout, and the whole read a deadline that
-  a watchdog enforces even inside a blocked read;
+- every connect and read has a timeout, and the whole exchange (headers
+  included) a deadline that a watchdog enforces even inside a blocked read;
 - redirects are followed only to the same scheme, host and port (at most
   MAX_REDIRECTS), so a source cannot send the exporter, or the credentials
   in its URL, to another server.
@@ -21,11 +21,14 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3.connection
+from requests.adapters import HTTPAdapter
 from requests.utils import get_auth_from_url
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .errors import SOURCE_TOO_LARGE, SOURCE_UNAVAILABLE, SourceError
 from .limits import (
@@ -105,38 +108,77 @@ class _Deadline:
         left = max(0.001, self.remaining())
         return min(HTTP_CONNECT_TIMEOUT_SECONDS, left), min(HTTP_READ_TIMEOUT_SECONDS, left)
 
-    @contextlib.contextmanager
-    def watching(self, response: requests.Response) -> Iterator[None]:
-        """Shut the response's socket down when the deadline passes: a server
-        dripping a byte per read timeout would otherwise hold a read open."""
+    def timed_out(self, where: str, received: int | None = None) -> SourceError:
+        arrived = "" if received is None else f"; {received} bytes arrived"
+        return SourceError(
+            SOURCE_UNAVAILABLE,
+            where,
+            f"not read within {self.seconds:g} s (--source-timeout){arrived}",
+        )
 
-        def fire() -> None:
-            self.expired = True
-            sock = _socket_of(response)
-            if sock is not None:
+
+@contextlib.contextmanager
+def _watched_session(deadline: _Deadline) -> Iterator[requests.Session]:
+    """A session whose sockets are all shut down when the deadline passes.
+
+    Socket timeouts bound each read, not the exchange: a server dripping a
+    byte per read timeout, in its headers or its body, would hold a read open
+    for ever. Shutting the socket down ends any blocked read at once.
+    """
+    sockets: list[socket.socket] = []
+    lock = threading.Lock()
+
+    def opened(sock: socket.socket) -> None:
+        with lock:
+            sockets.append(sock)
+        if deadline.expired:  # connected just as the deadline passed
+            fire()
+
+    def fire() -> None:
+        deadline.expired = True
+        with lock:
+            for sock in sockets:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
 
-        timer = threading.Timer(self.remaining(), fire)
-        timer.daemon = True
+    timer = threading.Timer(deadline.remaining(), fire)
+    timer.daemon = True
+    with requests.Session() as session:
+        adapter = _WatchedAdapter(opened)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
         timer.start()
         try:
-            yield
+            yield session
         finally:
             timer.cancel()
 
 
-def _socket_of(response: requests.Response) -> socket.socket | None:
-    """The socket a response's body is read from. http.client drops the
-    connection's reference to it when the server closes after the body (an
-    HTTP/1.0 or length-less answer), so it is found through the body's file
-    object; private attributes of http.client and urllib3 1.x, hence getattr."""
-    body = getattr(response.raw, "_fp", None)  # http.client.HTTPResponse
-    socket_io = getattr(getattr(body, "fp", None), "raw", None)  # socket.SocketIO
-    sock = getattr(socket_io, "_sock", None)
-    if sock is None:
-        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
-    return sock
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter whose connections report each socket they open."""
+
+    def __init__(self, opened: Callable[[socket.socket], None]):
+        self._opened = opened
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        opened = self._opened
+
+        class HTTP(urllib3.connection.HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                opened(self.sock)
+
+        class HTTPS(urllib3.connection.HTTPSConnection):
+            def connect(self) -> None:
+                super().connect()
+                opened(self.sock)
+
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("HTTPPool", (HTTPConnectionPool,), {"ConnectionCls": HTTP}),
+            "https": type("HTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": HTTPS}),
+        }
 
 
 def _open(
@@ -150,8 +192,8 @@ def _open(
     auth = (user, password) if user or password else None
     url = uri
     for _hop in range(MAX_REDIRECTS + 1):
-        if deadline.remaining() <= 0:
-            raise SourceError(SOURCE_UNAVAILABLE, where, f"timed out after {deadline.seconds:g} s")
+        if deadline.expired or deadline.remaining() <= 0:
+            raise deadline.timed_out(where)
         try:
             response = session.request(
                 method,
@@ -165,6 +207,8 @@ def _open(
                 headers={"Accept-Encoding": "identity"},
             )
         except requests.RequestException as error:
+            if deadline.expired:
+                raise deadline.timed_out(where) from None
             raise SourceError(SOURCE_UNAVAILABLE, where, describe(error)) from None
         if not response.is_redirect:
             return response
@@ -183,12 +227,13 @@ def _open(
 
 def head(uri: str, limits: SourceLimits) -> requests.structures.CaseInsensitiveDict:
     """The headers of a HEAD request (redirects as for a read)."""
+    where = redact(uri)
     deadline = _Deadline(limits.timeout_seconds)
-    with requests.Session() as session:
+    with _watched_session(deadline) as session:
         response = _open(session, "HEAD", uri, deadline)
         response.close()
     if response.status_code >= 400:
-        raise SourceError(SOURCE_UNAVAILABLE, redact(uri), f"HTTP {response.status_code}")
+        raise SourceError(SOURCE_UNAVAILABLE, where, f"HTTP {response.status_code}")
     return response.headers
 
 
@@ -201,9 +246,9 @@ def fetch(uri: str, limits: SourceLimits) -> bytearray:
     where = redact(uri)
     limit = f"the {size_text(limits.max_bytes)} limit (--max-source-bytes)"
     deadline = _Deadline(limits.timeout_seconds)
-    with requests.Session() as session:
+    with _watched_session(deadline) as session:
         response = _open(session, "GET", uri, deadline)
-        with response, deadline.watching(response):
+        with response:
             if response.status_code >= 400:
                 raise SourceError(SOURCE_UNAVAILABLE, where, f"HTTP {response.status_code}")
             declared = response.headers.get("Content-Length", "")
@@ -231,10 +276,5 @@ def fetch(uri: str, limits: SourceLimits) -> bytearray:
             # After the watchdog shut the socket, a body without a length
             # simply ends: short, so never used.
             if deadline.expired:
-                raise SourceError(
-                    SOURCE_UNAVAILABLE,
-                    where,
-                    f"not read within {deadline.seconds:g} s (--source-timeout); "
-                    f"{len(body)} bytes arrived",
-                )
+                raise deadline.timed_out(where, len(body))
             return body

@@ -56,6 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--report-timeout", help="time allowed to render /report, e.g. 3m (default 3m)"
     )
     parser.add_argument(
+        "--evaluation-timeout",
+        help="time after which a running evaluation's worker is killed "
+        "(default: twice --source-timeout plus 2m)",
+    )
+    parser.add_argument(
         "--once", action="store_true", help="evaluate once, print the metrics, exit"
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
@@ -94,6 +99,7 @@ def build_config(args: argparse.Namespace) -> ExporterConfig:
             "max_classes": args.max_classes,
             "max_label_length": args.max_label_length,
             "report_timeout": args.report_timeout,
+            "evaluation_timeout": args.evaluation_timeout,
         },
     )
 

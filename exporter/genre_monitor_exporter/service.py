@@ -80,7 +80,9 @@ class ExporterService:
         self._closed = False
         # Each data set read has its own deadline; this one stops anything
         # else (a stalled read that no socket timeout catches, a runaway).
-        self._deadline = evaluation_timeout_seconds(config.source_limits.timeout_seconds)
+        self._deadline = config.evaluation_timeout_seconds or evaluation_timeout_seconds(
+            config.source_limits.timeout_seconds
+        )
 
     def render_metrics(self, encoder) -> bytes:
         """The exposition text, rendered by the collector once per state change

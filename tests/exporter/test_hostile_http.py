@@ -1,7 +1,8 @@
 """An http(s) source run by an attacker, against a real exporter process.
 
 A local server on loopback turns the current data set hostile: an endless
-body, a 10 GB Content-Length, a byte-per-half-second drip, a redirect to
+body, a 10 GB Content-Length, a byte-per-half-second drip of the body or of
+the headers, a redirect to
 another host (another loopback port: another origin). Each must end in a
 clear error naming the URL (without its query string) and the limit, with
 data_up{dataset="current"} 0, the reason counted and shown failing, the
@@ -58,6 +59,9 @@ class Handler(BaseHTTPRequestHandler):
         if path not in ("/current.parquet", "/files/current.parquet"):
             self.send_error(404)
             return
+        if mode == "header-drip":
+            self.drip_headers()
+            return
         if mode in ("redirect", "local-redirect"):
             self.send_response(302)
             target = server.elsewhere if mode == "redirect" else "/files/current.parquet"
@@ -90,6 +94,20 @@ class Handler(BaseHTTPRequestHandler):
                     time.sleep(0.5)
         except OSError:  # the exporter hung up: what a bounded reader does
             server.hung_up += 1
+
+
+    def drip_headers(self) -> None:
+        """A status line, then a header one byte per half second: each read
+        completes within any read timeout, the headers never end."""
+        try:
+            self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Slow: ")
+            ends = time.monotonic() + 40
+            while time.monotonic() < ends:
+                self.wfile.write(b"a")
+                self.wfile.flush()
+                time.sleep(0.5)
+        except OSError:
+            self.server.hung_up += 1
 
 
 class HostileServer(ThreadingHTTPServer):
@@ -211,6 +229,13 @@ def test_huge_content_length_is_refused_before_reading(setup):
 def test_dripping_body_hits_the_deadline(setup):
     samples, seconds = hostile(setup, "drip", "source_unavailable")
     print(f"\ndripping body: refused after {seconds:.1f} s (deadline 3 s)")
+    assert_failed_cleanly(setup, samples, "source_unavailable", ["not read within 3 s"])
+    recover(setup)
+
+
+def test_dripping_headers_hit_the_deadline(setup):
+    samples, seconds = hostile(setup, "header-drip", "source_unavailable")
+    print(f"\ndripping headers: refused after {seconds:.1f} s (deadline 3 s)")
     assert_failed_cleanly(setup, samples, "source_unavailable", ["not read within 3 s"])
     recover(setup)
 

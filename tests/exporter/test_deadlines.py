@@ -1,6 +1,7 @@
-"""/report under a deadline, and a prompt stop on SIGTERM, with a real
-exporter process. The old code let a render run as long as Evidently took
-(85 s at 1M rows) and held SIGTERM until it ended."""
+"""Deadlines with a real exporter process: /report's render, an evaluation's
+backstop, and a prompt stop on SIGTERM. The old code let a render run as long
+as Evidently took (85 s at 1M rows) and held SIGTERM until it ended (94 s
+measured here with 300k rows)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import requests
 from genre_monitor_dev.procs import wait_until
 from genre_monitor_dev.synthetic import make_prediction_log, write_parquet
 
-from .hostile import descendants, start_exporter
+from .hostile import descendants, errors_total, scrape, start_exporter
 
 pytestmark = pytest.mark.integration
 
@@ -100,5 +101,30 @@ def test_sigterm_mid_render_exits_promptly(tmp_path):
             assert answer["response"].status_code == 503
         # No worker outlives the exporter.
         wait_until(lambda: not any(alive(pid) for pid in workers), 10, "the workers to exit")
+    finally:
+        exporter.stop()
+
+
+def test_an_evaluation_over_its_deadline_has_its_worker_killed(tmp_path):
+    # Starting the worker (pandas, pyarrow) and evaluating 300k rows per side
+    # take well over 1 s.
+    exporter = start_exporter(
+        tmp_path, *data(tmp_path, 300_000), "--evaluation-timeout", "1s"
+    )
+    try:
+        samples, _ = scrape(exporter.url)  # ready: the first attempt has ended
+        assert errors_total(samples, "timeout") == 1
+        assert samples["genre_monitor_evaluation_failing"][(("reason", "timeout"),)] == 1
+        assert set(samples["genre_monitor_data_up"].values()) == {0}
+        assert "genre_monitor_feature_drift_score" not in samples
+        log = exporter.log_path.read_text()
+        assert "did not finish within 1 s; its worker process was stopped" in log
+        # Only the multiprocessing resource tracker may remain beside the server.
+        def workers() -> list[int]:
+            return [pid for pid in descendants(exporter.process.pid)
+                    if pid != exporter.process.pid
+                    and "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text()]
+        wait_until(lambda: not [pid for pid in workers() if alive(pid)], 10,
+                   "the evaluation worker to be gone")  # fmt: skip
     finally:
         exporter.stop()
