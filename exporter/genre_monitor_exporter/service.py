@@ -239,9 +239,9 @@ class ExporterService:
                 log.debug("change check of %s failed: %s", sources.redact(uri), error)
                 return "error:unexpected"
 
-        # Each read has its deadline, but a server dripping its headers can
-        # hold one past it: the schedule does not wait for that (the thread
-        # ends when the server lets go).
+        # Each http(s) read has its deadline, but nothing bounds a hanging
+        # name lookup (getaddrinfo): the schedule does not wait past this
+        # (the thread ends when the lookup does).
         limit = 2 * (self.config.source_limits.timeout_seconds + HTTP_READ_TIMEOUT_SECONDS)
         try:
             return await asyncio.wait_for(
