@@ -26,6 +26,10 @@ MISSING_VALUES_RATIO = PREFIX + "missing_values_ratio"  # {feature, dataset}
 EVALUATION_DURATION_SECONDS = PREFIX + "evaluation_duration_seconds"
 LAST_EVALUATION_TIMESTAMP_SECONDS = PREFIX + "last_evaluation_timestamp_seconds"
 EVALUATION_ERRORS_TOTAL = PREFIX + "evaluation_errors_total"  # {reason}
+# 1 for the reason the last evaluation attempt failed, 0 for every other
+# reason and after a success: what is wrong now, where the counter says
+# what went wrong ever.
+EVALUATION_FAILING = PREFIX + "evaluation_failing"  # {reason}
 DATA_UP = PREFIX + "data_up"  # {dataset}
 
 # Threshold gauges exported so dashboards can draw threshold lines and rules

@@ -17,8 +17,8 @@ from prometheus_client.registry import Collector
 
 from genre_monitor import metric_names as m
 
+from .errors import ERROR_REASONS
 from .evaluation import EvaluationResult
-from .sources import ERROR_REASONS
 
 DATASETS = (m.DATASET_REFERENCE, m.DATASET_CURRENT)
 
@@ -30,6 +30,8 @@ class ExporterState:
     result: EvaluationResult | None = None
     data_up: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DATASETS, 0))
     errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_REASONS, 0))
+    # The reason the last attempt failed; None after a success.
+    failing_reason: str | None = None
     last_duration_seconds: float | None = None
     last_success_timestamp: float | None = None
     evaluations_completed: int = 0
@@ -54,6 +56,7 @@ def _health(state: ExporterState) -> Iterator[Metric]:
 
     - data_up{dataset}
     - evaluation_errors_total{reason}
+    - evaluation_failing{reason}
     - evaluation_duration_seconds (after the first attempt)
     - last_evaluation_timestamp_seconds (after the first success)
     """
@@ -70,6 +73,15 @@ def _health(state: ExporterState) -> Iterator[Metric]:
     for reason, count in state.errors.items():
         errors.add_metric([reason], count)
     yield errors
+
+    failing = _gauge(
+        m.EVALUATION_FAILING,
+        "1 for the reason the last evaluation attempt failed (0 after a success)",
+        ("reason",),
+    )
+    for reason in state.errors:
+        failing.add_metric([reason], int(reason == state.failing_reason))
+    yield failing
 
     if state.last_duration_seconds is not None:
         yield GaugeMetricFamily(

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from genre_monitor.durations import DurationError, parse_duration
 from genre_monitor.spec import DRIFT_METHODS, SpecError, parse_spec
+
+from .limits import (
+    DEFAULT_REPORT_TIMEOUT_SECONDS,
+    LabelLimits,
+    SourceLimits,
+    evaluation_timeout_seconds,
+)
 
 __all__ = ["DRIFT_METHODS", "ConfigError", "ExporterConfig", "config_from_spec", "load_spec_file"]
 
@@ -59,6 +67,13 @@ class ExporterConfig:
     # How often sources are checked for a change (mtime/size, ETag) between
     # scheduled evaluations.
     change_poll_seconds: float = 5.0
+    # Bounds on what comes from outside (limits.py): data set size and read
+    # time, class labels, and the /report render.
+    source_limits: SourceLimits = field(default_factory=SourceLimits)
+    label_limits: LabelLimits = field(default_factory=LabelLimits)
+    report_timeout_seconds: float = DEFAULT_REPORT_TIMEOUT_SECONDS
+    # None: derived from the source timeout (limits.evaluation_timeout_seconds).
+    evaluation_timeout_seconds: float | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -130,6 +145,23 @@ def config_from_spec(
         raise ConfigError(f"--port: expected a port number 0..65535, got {port!r}")
 
     interval = model.evaluation.interval_seconds
+    defaults_sources, defaults_labels = SourceLimits(), LabelLimits()
+    source_limits = SourceLimits(
+        max_bytes=_positive_int(
+            overrides, "max_source_bytes", "--max-source-bytes", defaults_sources.max_bytes
+        ),
+        timeout_seconds=_positive_duration(
+            overrides, "source_timeout", "--source-timeout", defaults_sources.timeout_seconds
+        ),
+    )
+    label_limits = LabelLimits(
+        max_classes=_positive_int(
+            overrides, "max_classes", "--max-classes", defaults_labels.max_classes
+        ),
+        max_label_length=_positive_int(
+            overrides, "max_label_length", "--max-label-length", defaults_labels.max_label_length
+        ),
+    )
     return ExporterConfig(
         reference_uri=model.reference.uri,
         current_uri=model.current.uri,
@@ -146,4 +178,34 @@ def config_from_spec(
         host=host,
         port=port,
         change_poll_seconds=min(5.0, interval),
+        source_limits=source_limits,
+        label_limits=label_limits,
+        report_timeout_seconds=_positive_duration(
+            overrides, "report_timeout", "--report-timeout", DEFAULT_REPORT_TIMEOUT_SECONDS
+        ),
+        evaluation_timeout_seconds=_positive_duration(
+            overrides,
+            "evaluation_timeout",
+            "--evaluation-timeout",
+            evaluation_timeout_seconds(source_limits.timeout_seconds),
+        ),
     )
+
+
+def _positive_int(overrides: Mapping[str, Any], key: str, flag: str, default: int) -> int:
+    value = overrides.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{flag}: expected a positive whole number, got {value!r}")
+    return value
+
+
+def _positive_duration(
+    overrides: Mapping[str, Any], key: str, flag: str, default: float
+) -> float:
+    value = overrides.get(key)
+    if value is None:
+        return default
+    try:
+        return parse_duration(value, flag, positive=True)
+    except DurationError as error:
+        raise ConfigError(str(error)) from None

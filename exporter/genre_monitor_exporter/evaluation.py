@@ -21,6 +21,7 @@ import pandas as pd
 from genre_monitor.metric_names import DATASET_CURRENT, DATASET_REFERENCE
 
 from . import sources
+from .class_labels import LabelLimitError, check_class_labels
 from .classification import ClassificationQuality, classification_quality
 from .config import ExporterConfig
 from .quality import DataQuality, data_quality
@@ -120,7 +121,7 @@ class Evaluator:
     ) -> tuple[pd.DataFrame, str | None]:
         where = sources.redact(uri)
         try:
-            loaded = sources.load(uri, self._columns_for(dataset))
+            loaded = sources.load(uri, self._columns_for(dataset), self.config.source_limits)
             frame = loaded.frame
             if dataset == DATASET_CURRENT and self.config.current_window_seconds:
                 frame = sources.within_window(
@@ -141,6 +142,13 @@ class Evaluator:
                 else ""
             )
             raise EvaluationError(EMPTY_DATA, dataset, f"{dataset} data {where}: no rows{window}")
+        label_columns = [c for c in (self.config.prediction, self.config.target) if c]
+        try:
+            check_class_labels(frame, label_columns, self.config.label_limits)
+        except LabelLimitError as error:
+            raise EvaluationError(
+                error.reason, dataset, f"{dataset} data {where}: {error}"
+            ) from None
         # The index is left as it is: a reset copies (and consolidates) every column.
         return frame, loaded.token
 
@@ -255,7 +263,7 @@ class Evaluator:
         (or cannot be compared)."""
         uri = self.config.reference_uri
         try:
-            token = sources.change_token(uri)
+            token = sources.change_token(uri, self.config.source_limits)
         except SourceError as error:
             raise EvaluationError(
                 error.reason, DATASET_REFERENCE, f"reference data {error}"

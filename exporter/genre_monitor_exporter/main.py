@@ -36,10 +36,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", help="address to listen on (default 0.0.0.0)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8000)")
     parser.add_argument(
+        "--max-source-bytes",
+        type=_size,
+        help="refuse a data set file larger than this, e.g. 256Mi (default 256Mi)",
+    )
+    parser.add_argument(
+        "--source-timeout", help="time allowed to read a data set, e.g. 2m (default 2m)"
+    )
+    parser.add_argument(
+        "--max-classes",
+        type=int,
+        help="most distinct class labels per data set, prediction and target together "
+        "(default 1000)",
+    )
+    parser.add_argument(
+        "--max-label-length", type=int, help="longest class label in characters (default 256)"
+    )
+    parser.add_argument(
+        "--report-timeout", help="time allowed to render /report, e.g. 3m (default 3m)"
+    )
+    parser.add_argument(
+        "--evaluation-timeout",
+        help="time after which a running evaluation's worker is killed "
+        "(default: twice --source-timeout plus 2m)",
+    )
+    parser.add_argument(
         "--once", action="store_true", help="evaluate once, print the metrics, exit"
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
     return parser.parse_args(argv)
+
+
+_SIZE_UNITS = {"": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+
+
+def _size(text: str) -> int:
+    """'256Mi' -> 268435456; a plain number is bytes."""
+    number = text.rstrip("KMGi")
+    unit = text[len(number):]
+    if not number.isdigit() or unit not in _SIZE_UNITS:
+        raise argparse.ArgumentTypeError(f"expected bytes like 268435456 or 256Mi, got {text!r}")
+    return int(number) * _SIZE_UNITS[unit]
 
 
 def build_config(args: argparse.Namespace) -> ExporterConfig:
@@ -57,6 +94,12 @@ def build_config(args: argparse.Namespace) -> ExporterConfig:
             "interval_seconds": args.interval,
             "host": args.host,
             "port": args.port,
+            "max_source_bytes": args.max_source_bytes,
+            "source_timeout": args.source_timeout,
+            "max_classes": args.max_classes,
+            "max_label_length": args.max_label_length,
+            "report_timeout": args.report_timeout,
+            "evaluation_timeout": args.evaluation_timeout,
         },
     )
 

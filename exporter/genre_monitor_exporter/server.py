@@ -15,9 +15,13 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
 from .config import ExporterConfig
-from .service import ExporterService
+from .service import ExporterService, ReportTimeout, WorkerStopped
 
 log = logging.getLogger("genre_monitor_exporter")
+
+# After SIGTERM, requests in progress get this long to finish (the workers
+# are killed first, so a /report render ends at once).
+SHUTDOWN_TIMEOUT_SECONDS = 3.0
 
 SERVICE_KEY = web.AppKey("service", ExporterService)
 
@@ -47,6 +51,10 @@ async def _report(request: web.Request) -> web.Response:
         html = await service.report_html()
     except LookupError as error:
         return web.Response(status=503, text=f"{error}\n")
+    except ReportTimeout as error:
+        return web.Response(status=504, text=f"{error}\n")
+    except WorkerStopped as error:
+        return web.Response(status=503, text=f"{error}; try again\n")
     except Exception as error:
         log.error("report failed: %s: %s", type(error).__name__, error)
         return web.Response(status=500, text=f"the report failed: {type(error).__name__}\n")
@@ -72,6 +80,12 @@ def make_app(service: ExporterService, *, schedule: bool = True) -> web.Applicat
                 await task
         service.close()
 
+    async def stop_workers(app: web.Application) -> None:
+        # On shutdown, before waiting for requests in progress: a render or an
+        # evaluation must not hold the process's exit.
+        service.close()
+
+    app.on_shutdown.append(stop_workers)
     app.cleanup_ctx.append(schedule_context)
     return app
 
@@ -86,4 +100,10 @@ def serve(config: ExporterConfig) -> None:
         service.describe_sources(),
         config.interval_seconds,
     )
-    web.run_app(make_app(service), host=config.host, port=config.port, print=None)
+    web.run_app(
+        make_app(service),
+        host=config.host,
+        port=config.port,
+        print=None,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+    )

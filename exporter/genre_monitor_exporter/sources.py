@@ -1,7 +1,8 @@
 """Reading a data set (parquet) from a local path, `file://`, `s3://` or
 `http(s)://`, and a cheap change token for each.
 
-Every failure becomes a `SourceError` whose reason is one of the exporter's
+Reads stay within `SourceLimits` (size, time; see http_fetch for the
+http(s) rules). Every failure becomes a `SourceError` whose reason is one of the exporter's
 error reasons and whose message names the source (redacted: no credentials,
 no query string, so a presigned URL's signature never reaches a log) and the
 problem.
@@ -13,50 +14,36 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-import requests
 
-# Error reasons: the `reason` label of evaluation_errors_total.
-SOURCE_UNAVAILABLE = "source_unavailable"
-CORRUPT_DATA = "corrupt_data"
-SCHEMA = "schema"
-EMPTY_DATA = "empty_data"
-INTERNAL = "internal"
-ERROR_REASONS = (SOURCE_UNAVAILABLE, CORRUPT_DATA, SCHEMA, EMPTY_DATA, INTERNAL)
+from . import http_fetch
+from .errors import (  # noqa: F401 (re-exported: the reasons' historical home)
+    CORRUPT_DATA,
+    EMPTY_DATA,
+    ERROR_REASONS,
+    INTERNAL,
+    SCHEMA,
+    SOURCE_TOO_LARGE,
+    SOURCE_UNAVAILABLE,
+    SourceError,
+)
+from .http_fetch import describe as _describe
+from .http_fetch import redact, size_text
+from .limits import SourceLimits
 
-HTTP_TIMEOUT_SECONDS = (5.0, 60.0)  # connect, read
+DEFAULT_LIMITS = SourceLimits()
+
 S3_TIMEOUT_SECONDS = 5.0
 # A down endpoint should fail an evaluation in seconds, not minutes of retries.
 S3_MAX_ATTEMPTS = 2
-
-
-class SourceError(Exception):
-    """A data set could not be read; `reason` is an ERROR_REASONS value."""
-
-    def __init__(self, reason: str, source: str, problem: str):
-        super().__init__(reason, source, problem)
-        self.reason = reason
-        self.source = source
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return f"{self.source}: {self.problem}"
-
-
-def redact(uri: str) -> str:
-    """The URI without user info, query string or fragment."""
-    parts = urlsplit(uri)
-    if not parts.scheme or len(parts.scheme) == 1:  # a plain path (or a Windows drive)
-        return uri
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+# Parquet compresses; the monitored columns may decode to this many times
+# the size limit (a few MB of zeros can claim gigabytes).
+DECODED_SIZE_FACTOR = 4
 
 
 def _scheme(uri: str) -> str:
@@ -100,7 +87,7 @@ def _s3_path(uri: str) -> str:
     return f"{parts.netloc}{parts.path}"
 
 
-def change_token(uri: str) -> str | None:
+def change_token(uri: str, limits: SourceLimits = DEFAULT_LIMITS) -> str | None:
     """A cheap fingerprint of the data's version: mtime and size for files and
     S3 objects, ETag / Last-Modified / Content-Length for HTTP. None when the
     source gives nothing to compare (always treated as changed).
@@ -120,29 +107,16 @@ def change_token(uri: str) -> str | None:
             mtime = info.mtime_ns if info.mtime_ns is not None else ""
             return f"{mtime}:{info.size}"
         if scheme in ("http", "https"):
-            response = requests.head(uri, timeout=HTTP_TIMEOUT_SECONDS, allow_redirects=True)
-            if response.status_code >= 400:
-                raise SourceError(SOURCE_UNAVAILABLE, where, f"HTTP {response.status_code}")
-            headers = response.headers
+            headers = http_fetch.head(uri, limits)
             parts = [headers.get(h, "") for h in ("ETag", "Last-Modified", "Content-Length")]
             return "|".join(parts) if any(parts[:2]) else None
     except SourceError:
         raise
     except FileNotFoundError:
         raise SourceError(SOURCE_UNAVAILABLE, where, "file not found") from None
-    except (OSError, requests.RequestException) as error:
+    except OSError as error:
         raise SourceError(SOURCE_UNAVAILABLE, where, _describe(error)) from None
     raise SourceError(SOURCE_UNAVAILABLE, where, f"unsupported scheme {scheme!r}")
-
-
-def _describe(error: BaseException) -> str:
-    """A one-line description of an I/O error without URLs (they may carry secrets)."""
-    if isinstance(error, requests.ConnectionError):
-        return "connection failed"
-    if isinstance(error, requests.Timeout):
-        return "timed out"
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return text[:300]
 
 
 @dataclass(frozen=True)
@@ -151,11 +125,14 @@ class LoadedData:
     token: str | None
 
 
-def read_parquet(uri: str, columns: Sequence[str]) -> pd.DataFrame:
+def read_parquet(
+    uri: str, columns: Sequence[str], limits: SourceLimits = DEFAULT_LIMITS
+) -> pd.DataFrame:
     """Read the named columns of a parquet data set (strings as categoricals).
 
-    Raises SourceError: source_unavailable (missing, unreachable), corrupt_data
-    (not parquet, truncated), schema (a column is missing).
+    Raises SourceError: source_unavailable (missing, unreachable), source_too_large
+    (the file or its decoded columns over the limit), corrupt_data (not parquet,
+    truncated), schema (a column is missing).
     """
     scheme = _scheme(uri)
     where = redact(uri)
@@ -164,11 +141,15 @@ def read_parquet(uri: str, columns: Sequence[str]) -> pd.DataFrame:
             path = _local_path(uri)
             if path.is_dir():
                 raise IsADirectoryError(str(path))
+            _check_size(path.stat().st_size, limits, where)
             source = pq.ParquetFile(str(path))
         elif scheme == "s3":
-            source = pq.ParquetFile(s3_filesystem().open_input_file(_s3_path(uri)))
+            s3_file = s3_filesystem().open_input_file(_s3_path(uri))
+            # The object's size from S3's answer, before any of it is read.
+            _check_size(s3_file.size(), limits, where)
+            source = pq.ParquetFile(s3_file)
         elif scheme in ("http", "https"):
-            source = pq.ParquetFile(pa.BufferReader(_http_get(uri)))
+            source = pq.ParquetFile(pa.BufferReader(pa.py_buffer(http_fetch.fetch(uri, limits))))
         else:
             raise SourceError(
                 SOURCE_UNAVAILABLE,
@@ -204,6 +185,7 @@ def read_parquet(uri: str, columns: Sequence[str]) -> pd.DataFrame:
         raise SourceError(
             SCHEMA, where, f"missing column(s) {', '.join(missing)}; it has {', '.join(available)}"
         )
+    _check_decoded_size(source.metadata, columns, limits, where)
     try:
         table = source.read(columns=list(columns))
         # Strings straight into categoricals (dictionary-decoded, no Python
@@ -216,22 +198,51 @@ def read_parquet(uri: str, columns: Sequence[str]) -> pd.DataFrame:
         ) from None
 
 
-def _http_get(uri: str) -> bytes:
-    where = redact(uri)
-    try:
-        response = requests.get(uri, timeout=HTTP_TIMEOUT_SECONDS)
-    except requests.RequestException as error:
-        raise SourceError(SOURCE_UNAVAILABLE, where, _describe(error)) from None
-    if response.status_code >= 400:
-        raise SourceError(SOURCE_UNAVAILABLE, where, f"HTTP {response.status_code}")
-    return response.content
+def _check_size(size: int, limits: SourceLimits, where: str) -> None:
+    if size > limits.max_bytes:
+        raise SourceError(
+            SOURCE_TOO_LARGE,
+            where,
+            f"{size} bytes is over the {size_text(limits.max_bytes)} limit "
+            "(--max-source-bytes); not read",
+        )
 
 
-def load(uri: str, columns: Sequence[str]) -> LoadedData:
+def _check_decoded_size(
+    metadata: pq.FileMetaData, columns: Sequence[str], limits: SourceLimits, where: str
+) -> None:
+    """Refuse columns whose decoded size, estimated from the file's footer,
+    is over DECODED_SIZE_FACTOR times the size limit: compression and
+    run-length encoding make a small file a memory bomb otherwise (64 MiB of
+    zeros fit in a few KiB). The estimate is the larger of the pages'
+    uncompressed size and 8 bytes per value."""
+    wanted = set(columns)
+    pages = 0
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            if chunk.path_in_schema.split(".")[0] in wanted:
+                pages += chunk.total_uncompressed_size
+    decoded = max(pages, 8 * metadata.num_rows * len(wanted))
+    limit = DECODED_SIZE_FACTOR * limits.max_bytes
+    if decoded > limit:
+        raise SourceError(
+            SOURCE_TOO_LARGE,
+            where,
+            f"{metadata.num_rows} rows of the monitored columns decode to about {decoded} "
+            f"bytes, over the {size_text(limit)} limit ({DECODED_SIZE_FACTOR} x "
+            "--max-source-bytes); not read",
+        )
+
+
+def load(
+    uri: str, columns: Sequence[str], limits: SourceLimits = DEFAULT_LIMITS
+) -> LoadedData:
     """The change token (taken first, so a change during the read is seen by
     the next check) and the data."""
-    token = change_token(uri)
-    return LoadedData(read_parquet(uri, columns), token)
+    token = change_token(uri, limits)
+    return LoadedData(read_parquet(uri, columns, limits), token)
 
 
 def within_window(

@@ -13,6 +13,7 @@ from genre_monitor_dev.procs import free_port
 from genre_monitor_dev.synthetic import make_prediction_log, write_parquet
 from genre_monitor_exporter import sources
 from genre_monitor_exporter.evaluation import Evaluator
+from genre_monitor_exporter.limits import SourceLimits
 from genre_monitor_exporter.service import ExporterService
 
 from .conftest import exporter_config
@@ -133,3 +134,20 @@ def test_endpoint_down_keeps_values_and_recovers(s3, caplog):
             revived.stop()
     finally:
         service.close()
+
+
+def test_object_over_the_size_limit_is_refused_before_reading(s3, tmp_path):
+    big = write_parquet(make_prediction_log(20_000, seed=3), tmp_path / "big.parquet")
+    s3.put("gtzan/big.parquet", big)
+    size = big.stat().st_size
+    limits = SourceLimits(max_bytes=size // 2)
+    with pytest.raises(sources.SourceError) as too_large:
+        sources.read_parquet("s3://models/gtzan/big.parquet", ["mfcc_1"], limits)
+    assert too_large.value.reason == "source_too_large"
+    assert str(too_large.value).startswith("s3://models/gtzan/big.parquet: ")
+    assert f"{size} bytes is over the" in str(too_large.value)
+    # At the limit it is read.
+    frame = sources.read_parquet(
+        "s3://models/gtzan/big.parquet", ["mfcc_1"], SourceLimits(max_bytes=size)
+    )
+    assert len(frame) == 20_000

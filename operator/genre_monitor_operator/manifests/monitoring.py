@@ -7,6 +7,7 @@ import json
 from genre_monitor import api
 from genre_monitor import metric_names as m
 from genre_monitor.durations import format_duration
+from genre_monitor_exporter import limits as exporter_limits
 from genre_monitor_operator.manifests.common import (
     EXPORTER_PORT_NAME,
     metadata,
@@ -28,6 +29,9 @@ def series_selector(monitor: Monitor, **extra: str) -> str:
 
 
 def service_monitor(monitor: Monitor, config: OperatorConfig) -> dict:
+    """Prometheus scrapes the exporter within the bounds the exporter keeps
+    itself to (its class and label-length caps): a scrape over them fails
+    as a whole (`up` 0, ExporterDown) rather than flooding Prometheus."""
     labels = monitor.monitoring.service_monitor_labels
     if labels is None:
         labels = config.prometheus_selector_labels
@@ -36,6 +40,8 @@ def service_monitor(monitor: Monitor, config: OperatorConfig) -> dict:
         "kind": "ServiceMonitor",
         "metadata": metadata(monitor, monitor.name, COMPONENT, dict(labels)),
         "spec": {
+            "sampleLimit": exporter_limits.max_series(len(monitor.spec.columns.features)),
+            "labelValueLengthLimit": exporter_limits.max_label_value_length(),
             "selector": {"matchLabels": selector_labels(monitor, EXPORTER)},
             "endpoints": [
                 {
