@@ -50,11 +50,10 @@ def acting_as(k8s_cluster, namespace: str, service_account: str) -> Iterator[Cus
         yield CustomObjectsApi(client)
 
 
-def can(k8s_api, user: str, verb: str, resource: str, namespace: str, group: str = "",
-        name: str = "") -> bool:
+def can(k8s_api, user: str, verb: str, resource: str, namespace: str, group: str = "") -> bool:
     """The apiserver's own answer (SubjectAccessReview) for a ServiceAccount user."""
     review = V1SubjectAccessReview(spec=V1SubjectAccessReviewSpec(
         user=user, groups=["system:serviceaccounts", "system:authenticated"],
         resource_attributes=V1ResourceAttributes(
-            verb=verb, resource=resource, namespace=namespace, group=group, name=name or None)))
+            verb=verb, resource=resource, namespace=namespace, group=group)))
     return AuthorizationV1Api(k8s_api).create_subject_access_review(review).status.allowed
