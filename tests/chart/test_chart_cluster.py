@@ -18,6 +18,7 @@ import pytest
 import requests
 import yaml
 from kubernetes.client import (
+    AdmissionregistrationV1Api,
     ApiextensionsV1Api,
     AppsV1Api,
     AuthorizationV1Api,
@@ -163,6 +164,7 @@ def leftovers(k8s_api, namespace: str, release: str) -> list[str]:
     selector = f"{INSTANCE}={release}"
     core, apps = CoreV1Api(k8s_api), AppsV1Api(k8s_api)
     rbac, custom = RbacAuthorizationV1Api(k8s_api), CustomObjectsApi(k8s_api)
+    admission = AdmissionregistrationV1Api(k8s_api)
     found = []
     for kind, lister in [
         ("Deployment", lambda: apps.list_namespaced_deployment(namespace, label_selector=selector)),
@@ -176,6 +178,10 @@ def leftovers(k8s_api, namespace: str, release: str) -> list[str]:
             namespace, label_selector=selector)),
         ("ClusterRole", lambda: rbac.list_cluster_role(label_selector=selector)),
         ("ClusterRoleBinding", lambda: rbac.list_cluster_role_binding(label_selector=selector)),
+        ("ValidatingAdmissionPolicy", lambda: admission.list_validating_admission_policy(
+            label_selector=selector)),
+        ("ValidatingAdmissionPolicyBinding",
+         lambda: admission.list_validating_admission_policy_binding(label_selector=selector)),
     ]:
         found += [f"{kind} {item.metadata.name}" for item in lister().items]
     for group, version, plural in [("monitoring.coreos.com", "v1", "servicemonitors"),

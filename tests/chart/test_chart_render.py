@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest
 # kubernetes-validate knows.
-KUBERNETES_VERSIONS = ("1.27.0", kubernetes_validate.latest_version())
+KUBERNETES_VERSIONS = ("1.31.0", kubernetes_validate.latest_version())
 # Kinds validated elsewhere: no offline schema exists for them.
 CRD_KINDS = {"GenreMonitor", "ServiceMonitor", "PrometheusRule", "AlertmanagerConfig",
              "ClusterKopfPeering", "KopfPeering"}
@@ -73,8 +73,13 @@ def rendered() -> dict[str, list[dict]]:
 def test_ci_scenarios_exist():
     assert {scenario_name(p) for p in CI_VALUES} >= {
         "default", "namespaced", "existing-secret", "networkpolicy-pdb", "no-rbac",
-        "sample-monitor-pinned", "peering",
+        "sample-monitor-pinned", "peering", "admission-policy",
     }
+
+
+def test_the_oldest_validated_version_is_the_charts_minimum():
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    assert chart["kubeVersion"] == f">={KUBERNETES_VERSIONS[0]}-0"
 
 
 @pytest.mark.parametrize("values_file", [None, *CI_VALUES],
@@ -442,3 +447,69 @@ def test_notes_tell_the_user_what_to_do_next():
     assert f"http://{RELEASE}-genre-monitor-webhook.{NAMESPACE}.svc:8080/alerts" in notes
     assert "release=kube-prometheus-stack" in notes
     assert "gtzan-classifier" in notes
+
+
+# -- the admission policy -------------------------------------------------------
+
+POLICY = f"{RELEASE}-genre-monitor-monitor-rights"
+
+
+def policy_variables(policy: dict) -> dict[str, str]:
+    return {v["name"]: v["expression"] for v in policy["spec"]["variables"]}
+
+
+def test_the_admission_policy_is_on_by_default_for_all_namespaces(rendered):
+    docs = rendered["default"]
+    policy = one(docs, "ValidatingAdmissionPolicy", POLICY)
+    binding = one(docs, "ValidatingAdmissionPolicyBinding", POLICY)
+    assert binding["spec"]["policyName"] == POLICY
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    assert "matchResources" not in binding["spec"]  # every namespace
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    rules = policy["spec"]["matchConstraints"]["resourceRules"]
+    # The status subresource is not matched: webhook and operator status writes pass.
+    assert rules == [{"apiGroups": [api.GROUP], "apiVersions": ["*"],
+                      "operations": ["CREATE", "UPDATE"], "resources": [api.PLURAL]}]
+    checks = " ".join(v["expression"] for v in policy["spec"]["validations"])
+    for right in ("group('batch').resource('jobs')", "group('apps').resource('deployments')",
+                  "resource('secrets')"):
+        assert right in checks
+    assert policy_variables(policy)["allowedWebhookHosts"] == "[]"
+
+
+def test_the_policy_binds_only_the_watched_namespaces(rendered):
+    binding = one(rendered["namespaced"], "ValidatingAdmissionPolicyBinding", POLICY)
+    assert binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"] == [
+        {"key": "kubernetes.io/metadata.name", "operator": "In",
+         "values": ["ml-team-a", "ml-team-b"]}]
+
+
+def test_the_admission_policy_scenario_reports_and_lists_webhook_hosts(rendered):
+    docs = rendered["admission-policy"]
+    binding = one(docs, "ValidatingAdmissionPolicyBinding", POLICY)
+    assert binding["spec"]["validationActions"] == ["Warn", "Audit"]
+    hosts = policy_variables(one(docs, "ValidatingAdmissionPolicy", POLICY))[
+        "allowedWebhookHosts"]
+    assert json.loads(hosts) == ["alerts.team-a.example.com", ".svc.cluster.local"]
+
+
+def test_the_admission_policy_can_be_turned_off():
+    docs = render(sets={"admissionPolicy.enabled": "false"})
+    assert not find(docs, "ValidatingAdmissionPolicy")
+    assert not find(docs, "ValidatingAdmissionPolicyBinding")
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    ({"admissionPolicy.validationActions": "{Deny,Warn}"}, "/admissionPolicy/validationActions"),
+    ({"admissionPolicy.validationActions": "{Block}"}, "/admissionPolicy/validationActions/0"),
+    # A URL where a host belongs.
+    ({"admissionPolicy.webhookHosts": "{https://alerts.example.com}"},
+     "/admissionPolicy/webhookHosts/0"),
+])
+def test_values_schema_rejects_bad_admission_values(sets, message):
+    args = ["template", RELEASE, str(CHART_DIR)]
+    for key, value in sets.items():
+        args += ["--set", f"{key}={value}"]
+    result = helm(*args, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr

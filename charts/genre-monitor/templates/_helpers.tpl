@@ -167,3 +167,11 @@ paths are those the Kubernetes clients read in-cluster.
 {{ $.Values.grafana.dashboards.folderAnnotation }}: {{ . | quote }}
 {{- end }}
 {{- end }}
+
+{{/*
+The ValidatingAdmissionPolicy and its binding (cluster-scoped: the release
+name keeps two releases apart).
+*/}}
+{{- define "genre-monitor.admissionPolicyName" -}}
+{{- include "genre-monitor.componentName" (dict "root" . "component" "monitor-rights") }}
+{{- end }}
