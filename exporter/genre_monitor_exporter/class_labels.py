@@ -14,8 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from genre_monitor.exporter_limits import LabelLimits
+
 from .errors import LABEL_TOO_LONG, TOO_MANY_CLASSES
-from .limits import LabelLimits
 
 # How much of an over-long label an error message quotes.
 QUOTED_CHARACTERS = 40

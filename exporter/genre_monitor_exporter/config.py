@@ -18,14 +18,13 @@ from typing import Any
 import yaml
 
 from genre_monitor.durations import DurationError, parse_duration
-from genre_monitor.spec import DRIFT_METHODS, SpecError, parse_spec
-
-from .limits import (
+from genre_monitor.exporter_limits import (
     DEFAULT_REPORT_TIMEOUT_SECONDS,
     LabelLimits,
     SourceLimits,
     evaluation_timeout_seconds,
 )
+from genre_monitor.spec import DRIFT_METHODS, SpecError, parse_spec
 
 __all__ = ["DRIFT_METHODS", "ConfigError", "ExporterConfig", "config_from_spec", "load_spec_file"]
 

@@ -30,13 +30,14 @@ from requests.adapters import HTTPAdapter
 from requests.utils import get_auth_from_url
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .errors import SOURCE_TOO_LARGE, SOURCE_UNAVAILABLE, SourceError
-from .limits import (
+from genre_monitor.exporter_limits import (
     HTTP_CONNECT_TIMEOUT_SECONDS,
     HTTP_READ_TIMEOUT_SECONDS,
     MAX_REDIRECTS,
     SourceLimits,
 )
+
+from .errors import SOURCE_TOO_LARGE, SOURCE_UNAVAILABLE, SourceError
 
 # Small, because a gzip-encoded chunk inflates up to ~1000x before it is counted.
 CHUNK_BYTES = 64 * 1024

@@ -24,6 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from prometheus_client import CollectorRegistry
 
+from genre_monitor.exporter_limits import HTTP_READ_TIMEOUT_SECONDS, evaluation_timeout_seconds
 from genre_monitor.metric_names import DATASET_CURRENT, DATASET_REFERENCE
 
 from . import sources, worker
@@ -31,7 +32,6 @@ from .collector import ExporterCollector, ExporterState
 from .config import ExporterConfig
 from .errors import INTERNAL, TIMEOUT, SourceError
 from .evaluation import EvaluationError, EvaluationResult, Evaluator
-from .limits import HTTP_READ_TIMEOUT_SECONDS, evaluation_timeout_seconds
 
 log = logging.getLogger("genre_monitor_exporter")
 

@@ -21,6 +21,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from genre_monitor.exporter_limits import SourceLimits
+
 from . import http_fetch
 from .errors import (  # noqa: F401 (re-exported: the reasons' historical home)
     CORRUPT_DATA,
@@ -34,7 +36,6 @@ from .errors import (  # noqa: F401 (re-exported: the reasons' historical home)
 )
 from .http_fetch import describe as _describe
 from .http_fetch import redact, size_text
-from .limits import SourceLimits
 
 DEFAULT_LIMITS = SourceLimits()
 

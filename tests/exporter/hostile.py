@@ -12,9 +12,9 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from genre_monitor.exporter_limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_LABEL_LENGTH
 from genre_monitor_dev.procs import ManagedProcess, free_port, wait_until
 from genre_monitor_dev.synthetic import FEATURES
-from genre_monitor_exporter.limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_LABEL_LENGTH
 
 EXPORTER = str(Path(sys.executable).with_name("genre-monitor-exporter"))
 MIB = 2**20

@@ -4,9 +4,9 @@ prediction and target counted together."""
 import pandas as pd
 import pytest
 
+from genre_monitor.exporter_limits import DEFAULT_MAX_CLASSES, LabelLimits
 from genre_monitor_exporter.class_labels import LabelLimitError, check_class_labels
 from genre_monitor_exporter.errors import ERROR_REASONS
-from genre_monitor_exporter.limits import DEFAULT_MAX_CLASSES, LabelLimits
 
 from .hostile import labels_at_the_caps
 

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
+from genre_monitor.exporter_limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_LABEL_LENGTH
 from genre_monitor_dev.procs import wait_until
 from genre_monitor_dev.synthetic import GENRES, make_prediction_log, write_parquet
-from genre_monitor_exporter.limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_LABEL_LENGTH
 
 from .hostile import MIB, errors_total, memory_mib, scrape, start_exporter, wait_for_error
 

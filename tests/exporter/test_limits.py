@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from genre_monitor import exporter_limits as limits
+from genre_monitor.exporter_limits import DEFAULT_MAX_CLASSES
 from genre_monitor_dev.prom import ScrapeJob
 from genre_monitor_dev.synthetic import FEATURES, make_prediction_log, write_parquet
-from genre_monitor_exporter import limits
-from genre_monitor_exporter.limits import DEFAULT_MAX_CLASSES
 
 from .hostile import labels_at_the_caps, scrape, start_exporter
 

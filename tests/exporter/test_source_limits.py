@@ -7,10 +7,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from genre_monitor.exporter_limits import MIB, SourceLimits
 from genre_monitor_exporter import sources
 from genre_monitor_exporter.config import ConfigError
 from genre_monitor_exporter.http_fetch import origin
-from genre_monitor_exporter.limits import MIB, SourceLimits
 from genre_monitor_exporter.main import build_config, parse_args
 
 pytestmark = pytest.mark.unit

@@ -9,11 +9,11 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from genre_monitor.exporter_limits import SourceLimits
 from genre_monitor_dev.procs import free_port
 from genre_monitor_dev.synthetic import make_prediction_log, write_parquet
 from genre_monitor_exporter import sources
 from genre_monitor_exporter.evaluation import Evaluator
-from genre_monitor_exporter.limits import SourceLimits
 from genre_monitor_exporter.service import ExporterService
 
 from .conftest import exporter_config

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from genre_monitor import api
+from genre_monitor import api, exporter_limits
 from genre_monitor import metric_names as m
 from genre_monitor.durations import format_duration
-from genre_monitor_exporter import limits as exporter_limits
 from genre_monitor_operator.manifests.common import (
     EXPORTER_PORT_NAME,
     metadata,

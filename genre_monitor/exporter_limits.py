@@ -6,7 +6,7 @@ size and their class labels are not to be trusted. A limit turns an attack
 (an endless HTTP body, 50,000 distinct labels, a 1 MiB label) into a clear
 evaluation error instead of gigabytes of memory and a flood of series.
 
-Pure constants and arithmetic, no third-party import: the operator derives
+Pure constants and arithmetic, no third-party import: a contract, since the operator derives
 the ServiceMonitor's sampleLimit and labelValueLengthLimit from this module.
 """
 
