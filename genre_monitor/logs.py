@@ -49,20 +49,24 @@ class KopfJsonFormatter(ComponentJsonFormatter):
             log_record["object"] = ref
 
 
-def json_formatter(kopf: bool = False) -> JsonFormatter:
+def json_formatter(kopf: bool = False,
+                   cls: type[ComponentJsonFormatter] = ComponentJsonFormatter) -> JsonFormatter:
+    """The formatter: a component's (``cls`` may add to it, e.g. redaction), or the
+    operator's with ``kopf``."""
     if kopf:
         reserved = [*RESERVED_ATTRS, "k8s_ref", "k8s_skip", "settings"]
         formatter = KopfJsonFormatter(**formatter_options(), reserved_attrs=reserved)
     else:
-        formatter = ComponentJsonFormatter(**formatter_options())
+        formatter = cls(**formatter_options())
     formatter.converter = time.gmtime  # the Z in TIME_FORMAT means what it says
     return formatter
 
 
-def configure_json_logging(level: str | int = logging.INFO) -> None:
-    """Send every logger's records to stderr as JSON lines, at ``level``."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(json_formatter())
+def configure_json_logging(level: str | int = logging.INFO, stream=None,
+                           formatter: logging.Formatter | None = None) -> None:
+    """Send every logger's records to ``stream`` (stderr) as JSON lines, at ``level``."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter or json_formatter())
     if isinstance(level, str):
         level = logging.getLevelName(level.upper())
         if not isinstance(level, int):

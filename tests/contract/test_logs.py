@@ -11,6 +11,7 @@ import pytest
 
 from genre_monitor.logs import configure_json_logging, json_formatter
 from genre_monitor_operator.main import configure_logging as configure_operator_logging
+from genre_monitor_webhook.logs import configure as configure_webhook_logging
 
 pytestmark = pytest.mark.unit
 KEYS = {"time", "level", "logger", "message"}
@@ -59,7 +60,9 @@ def test_each_entry_point_installs_the_same_format():
         configure_operator_logging(argparse.Namespace(verbose=False, quiet=False,
                                                       log_format="json"))
         operator_keys = set(json.loads(root.handlers[-1].formatter.format(record())))
+        configure_webhook_logging("info", sys.stdout)
+        webhook_keys = set(json.loads(root.handlers[-1].formatter.format(record())))
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
-    assert exporter_keys == operator_keys == KEYS
+    assert exporter_keys == operator_keys == webhook_keys == KEYS

@@ -10,8 +10,14 @@ import logging
 import pytest
 from aiohttp.http_exceptions import LineTooLong
 
+from genre_monitor.logs import json_formatter
 from genre_monitor.webhook_token import namespace_token
-from genre_monitor_webhook.logs import JsonFormatter, OncePerInterval, QuietParseErrors, redact
+from genre_monitor_webhook.logs import (
+    OncePerInterval,
+    QuietParseErrors,
+    RedactingJsonFormatter,
+    redact,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -48,7 +54,7 @@ def test_a_parse_error_loses_the_quoted_header_and_the_traceback():
     except LineTooLong as error:
         entry = record("Error handling request from %s", "127.0.0.1", exc=error)
     assert QuietParseErrors().filter(entry)
-    line = JsonFormatter().format(entry)
+    line = json_formatter(cls=RedactingJsonFormatter).format(entry)
     parsed = json.loads(line)
     assert parsed["message"] == (
         "Error handling request from 127.0.0.1: malformed HTTP request refused with 400 "
@@ -65,7 +71,7 @@ def test_other_errors_keep_their_traceback_redacted():
     except RuntimeError as error:
         entry = record("Error handling request from %s", "127.0.0.1", exc=error)
     assert QuietParseErrors().filter(entry)
-    parsed = json.loads(JsonFormatter().format(entry))
+    parsed = json.loads(json_formatter(cls=RedactingJsonFormatter).format(entry))
     assert "RuntimeError" in parsed["exception"]
     assert ROOT_TOKEN[:10] not in parsed["exception"]
 

@@ -13,17 +13,15 @@ So every record, whoever wrote it, goes through two guards here:
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 
 from aiohttp.http_exceptions import HttpProcessingError
 
+from genre_monitor.logs import ComponentJsonFormatter, configure_json_logging, json_formatter
 from genre_monitor.webhook_token import redact_tokens
 
-# LogRecord attributes that are not user-supplied ``extra`` fields.
-_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 # "Bearer <credential>", "Basic <credential>", also inside a repr'd bytes
 # string (b'Bearer ...'); credentials are 8+ characters, which spares prose
 # such as "not a Bearer token".
@@ -36,22 +34,11 @@ def redact(text: str) -> str:
     return redact_tokens(_CREDENTIAL.sub(r"\1 [redacted]", text))
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with any ``extra=`` fields as keys; redacted."""
+class RedactingJsonFormatter(ComponentJsonFormatter):
+    """The components' one JSON line format, with credentials redacted."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(
-            {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS and v is not None}
-        )
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, default=str))
+        return redact(super().format(record))
 
 
 class QuietParseErrors(logging.Filter):
@@ -97,8 +84,6 @@ class OncePerInterval(logging.Filter):
 
 
 def configure(level: str, stream) -> None:
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    configure_json_logging(level, stream, json_formatter(cls=RedactingJsonFormatter))
     logging.getLogger(AIOHTTP_SERVER_LOGGER).addFilter(QuietParseErrors())
     logging.getLogger(ASYNCIO_LOGGER).addFilter(OncePerInterval())
