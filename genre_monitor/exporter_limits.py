@@ -16,6 +16,14 @@ from dataclasses import dataclass
 
 MIB = 2**20
 
+# The evaluation_failing{reason} values that mean "the data is over a limit":
+# the operator turns them into Ready=False (DataOverLimit), since only the
+# data's owner can fix them.
+SOURCE_TOO_LARGE = "source_too_large"  # over --max-source-bytes
+TOO_MANY_CLASSES = "too_many_classes"  # more distinct class labels than --max-classes
+LABEL_TOO_LONG = "label_too_long"  # a class label longer than --max-label-length
+OVER_LIMIT_REASONS = (SOURCE_TOO_LARGE, TOO_MANY_CLASSES, LABEL_TOO_LONG)
+
 # The largest data set file the exporter reads, any scheme. An http(s) body
 # is held in memory while parquet decodes it, so this must stay well under
 # the exporter's memory limit (the CRD's default is 1Gi).

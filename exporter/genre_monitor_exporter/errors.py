@@ -3,16 +3,13 @@ and the error a data set's reader raises."""
 
 from __future__ import annotations
 
+# The reasons for data over a limit are the operator's to read too.
+from genre_monitor.exporter_limits import LABEL_TOO_LONG, SOURCE_TOO_LARGE, TOO_MANY_CLASSES
+
 SOURCE_UNAVAILABLE = "source_unavailable"
-# Over the size limit (--max-source-bytes): refused before or while reading.
-SOURCE_TOO_LARGE = "source_too_large"
 CORRUPT_DATA = "corrupt_data"
 SCHEMA = "schema"
 EMPTY_DATA = "empty_data"
-# More distinct class labels than --max-classes.
-TOO_MANY_CLASSES = "too_many_classes"
-# A class label longer than --max-label-length.
-LABEL_TOO_LONG = "label_too_long"
 # The evaluation did not finish in time; its worker process was stopped.
 TIMEOUT = "timeout"
 INTERNAL = "internal"

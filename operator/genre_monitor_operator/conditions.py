@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from prometheus_client.parser import text_string_to_metric_families
 
 from genre_monitor import metric_names as m
+from genre_monitor.exporter_limits import OVER_LIMIT_REASONS
 from genre_monitor_operator.decisions import LAST_MESSAGE, RESULT_RUNNING, rfc3339
 
 READY, DRIFTING, DEGRADED, RETRAINING = "Ready", "Drifting", "Degraded", "Retraining"
@@ -46,6 +47,18 @@ def merge_conditions(current: list[dict] | None, updates: list[Condition], now: 
                                                    if c["type"] in order else 99, c["type"]))
 
 
+DATA_OVER_LIMIT = "DataOverLimit"
+
+
+def data_limit_problem(evaluation: Evaluation | None) -> tuple[str, str] | None:
+    """Ready=False for data the exporter refuses as over its limits: the monitor
+    works as built, but only the data's owner can make it evaluate again."""
+    if evaluation is None or not evaluation.over_limit:
+        return None
+    return (DATA_OVER_LIMIT, "the exporter refuses the data as over its limits ("
+            f"{', '.join(evaluation.over_limit)}): see its evaluation_errors_total and log")
+
+
 def ready_condition(problems: list[tuple[str, str]]) -> Condition:
     if problems:
         reason = problems[0][0]
@@ -63,6 +76,8 @@ class Evaluation:
     drifted_features: int | None
     prediction_drift: bool | None
     data_down: tuple[str, ...]
+    # evaluation_failing reasons that say the data is over one of the exporter's limits.
+    over_limit: tuple[str, ...] = ()
 
     def to_status(self) -> dict:
         summary: dict = {}
@@ -83,10 +98,14 @@ def parse_evaluation(metrics_text: str) -> Evaluation:
     """Pick the summary gauges out of the exporter's Prometheus text exposition."""
     values: dict[str, float] = {}
     data_down: list[str] = []
+    over_limit: list[str] = []
     for family in text_string_to_metric_families(metrics_text):
         for sample in family.samples:
             if sample.name == m.DATA_UP and sample.value == 0:
                 data_down.append(sample.labels.get("dataset", "?"))
+            elif (sample.name == m.EVALUATION_FAILING and sample.value == 1
+                  and sample.labels.get("reason") in OVER_LIMIT_REASONS):
+                over_limit.append(sample.labels["reason"])
             elif not sample.labels:
                 values[sample.name] = sample.value
 
@@ -103,6 +122,7 @@ def parse_evaluation(metrics_text: str) -> Evaluation:
         drifted_features=None if drifted is None else int(drifted),
         prediction_drift=None if prediction is None else prediction == 1,
         data_down=tuple(sorted(data_down)),
+        over_limit=tuple(sorted(over_limit)),
     )
 
 

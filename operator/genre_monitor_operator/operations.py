@@ -85,15 +85,20 @@ def reconcile_monitor(kube: Kube, config: OperatorConfig, body: dict,
     if violations:  # refused now rather than when an alert fires
         problems.append(("PodSpecForbidden",
                          describe_violations(violations, config.pod_security_level)))
-    updates = [
-        conditions.ready_condition(problems),
-        conditions.degraded_condition(result.deployment, evaluation),
-    ]
+    if read_evaluation and (over_limit := conditions.data_limit_problem(evaluation)):
+        problems.append(over_limit)
+    ready = conditions.ready_condition(problems)
+    updates = [conditions.degraded_condition(result.deployment, evaluation)]
     if read_evaluation:
         updates.append(conditions.drifting_condition(evaluation, monitor.max_drifted_features))
 
     def compute(current: dict) -> dict | None:
-        all_updates = [*updates, conditions.retraining_condition(retrain_status(current))]
+        # Only the resync reads the exporter: a reconcile between two resyncs keeps
+        # the DataOverLimit it found rather than flapping Ready back to True.
+        keep = not read_evaluation and not problems and _ready_reason(current) == (
+            conditions.DATA_OVER_LIMIT)
+        all_updates = [*updates, *([] if keep else [ready]),
+                       conditions.retraining_condition(retrain_status(current))]
         patch = conditions.conditions_patch(current, all_updates, now) or {}
         if read_evaluation:
             summary = evaluation.to_status() if evaluation else None
@@ -104,6 +109,13 @@ def reconcile_monitor(kube: Kube, config: OperatorConfig, body: dict,
     after = update_status(kube, body, compute)
     outcome.transitions = _transitions(body, after)
     return outcome
+
+
+def _ready_reason(body: dict) -> str | None:
+    for condition in (body.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == conditions.READY:
+            return condition.get("reason")
+    return None
 
 
 def monitor_jobs(kube: Kube, monitor: Monitor) -> list[decisions.JobSummary]:

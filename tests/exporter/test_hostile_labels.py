@@ -12,10 +12,12 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 
 from genre_monitor.exporter_limits import DEFAULT_MAX_CLASSES, DEFAULT_MAX_LABEL_LENGTH
 from genre_monitor_dev.procs import wait_until
 from genre_monitor_dev.synthetic import GENRES, make_prediction_log, write_parquet
+from genre_monitor_operator.conditions import data_limit_problem, parse_evaluation
 
 from .hostile import MIB, errors_total, memory_mib, scrape, start_exporter, wait_for_error
 
@@ -57,6 +59,10 @@ def assert_failed_cleanly(setup, samples: dict, size: int, reason: str, words: l
     }
     failing = samples["genre_monitor_evaluation_failing"]
     assert failing[(("reason", reason),)] == 1 and sum(failing.values()) == 1
+    # What the operator reads from this /metrics: Ready=False naming the reason.
+    evaluation = parse_evaluation(requests.get(f"{exporter.url}/metrics", timeout=10).text)
+    assert evaluation.over_limit == (reason,)
+    assert data_limit_problem(evaluation)[0] == "DataOverLimit"
     # Not one series names a hostile label: the classes are the good ones.
     for name in ("genre_monitor_predictions", "genre_monitor_class_f1_score_ratio"):
         assert samples[name] == good_samples[name]
@@ -83,6 +89,8 @@ def recover(setup) -> None:
     )
     samples, _ = scrape(exporter.url)
     assert sum(samples["genre_monitor_evaluation_failing"].values()) == 0
+    evaluation = parse_evaluation(requests.get(f"{exporter.url}/metrics", timeout=10).text)
+    assert data_limit_problem(evaluation) is None
 
 
 def test_fifty_thousand_distinct_labels(setup):
