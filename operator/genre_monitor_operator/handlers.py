@@ -1,7 +1,8 @@
 """kopf handlers: thin adapters from kopf's causes to ``operations``.
 
 - create/update/resume: reconcile children and status (level-based);
-- an operator-wide loop: periodic resync (restores what no watch sees, e.g. the copied
+- ``resync_one``, run by the operator-wide loop that ``startup`` starts: periodic
+  resync (restores what no watch sees, e.g. the derived
   token Secret) and the exporter's evaluation summary;
 - every watch event of a monitor: act on status.retrain.pendingRequest
   (kopf's update handlers ignore status-only changes, watch events do not,
@@ -12,9 +13,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import time
 
 import kopf
@@ -30,10 +29,7 @@ from genre_monitor_operator.kube import Kube
 from genre_monitor_operator.manifests.alerting import webhook_target
 from genre_monitor_operator.manifests.common import owned_by
 from genre_monitor_operator.metrics import (
-    MetricsConfigError,
     OperatorMetrics,
-    metrics_port,
-    serve,
 )
 from genre_monitor_operator.settings import CHILD_RESOURCES, MONITORS
 from genre_monitor_operator.spec import SpecError, parse_monitor
@@ -104,7 +100,7 @@ def reconcile(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
 
 def resync_one(memo: kopf.Memo, body: dict) -> None:
     """Periodic level-based pass over one monitor: children (restores what no watch
-    sees, e.g. the copied token Secret), the evaluation summary, a missed request.
+    sees, e.g. the derived token Secret), the evaluation summary, a missed request.
     The request is looked at even when the reconcile failed: they are independent."""
     logger = logging.getLogger(__name__)
     try:
@@ -116,70 +112,6 @@ def resync_one(memo: kopf.Memo, body: dict) -> None:
     finally:
         # A request whose watch event was missed (e.g. the apiserver was away) is not lost.
         _handle_request(memo, body, logger)
-
-
-async def _resync_forever(memo: kopf.Memo, index: kopf.Index) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        await asyncio.sleep(memo.config.resync_seconds)
-        for store in list(index.values()):
-            for body in list(store):
-                if body.get("metadata", {}).get("deletionTimestamp"):
-                    continue
-                try:
-                    await loop.run_in_executor(None, resync_one, memo, dict(body))
-                except Exception:  # one bad monitor must not stop the others' resync
-                    logging.getLogger(__name__).exception(
-                        "resync of %s/%s failed", body["metadata"].get("namespace"),
-                        body["metadata"].get("name"))
-
-
-@kopf.on.startup()
-async def start_resync(memo: kopf.Memo, monitors_by_name: kopf.Index, **_) -> None:
-    """One operator-wide loop rather than a kopf timer per monitor: kopf timers put
-    a finalizer on every monitor, so deleting one would wait for the operator."""
-    memo.resync_task = asyncio.create_task(_resync_forever(memo, monitors_by_name))
-
-
-def _known_monitors(index: kopf.Index) -> list[dict]:
-    """Every monitor body in kopf's index. Read from the metrics server's thread while
-    kopf updates it: a dict changed mid-iteration is read again."""
-    for _ in range(5):
-        try:
-            return [body for store in list(index.values()) for body in list(store)]
-        except RuntimeError:
-            continue
-    return []
-
-
-@kopf.on.startup()
-def start_metrics(memo: kopf.Memo, monitors_by_name: kopf.Index, **_) -> None:
-    """Metrics are always counted; served only when the chart sets the port. A bad
-    port stops the operator with the reason rather than retrying forever."""
-    memo.metrics = OperatorMetrics()
-    memo.metrics.watch_monitors(lambda: _known_monitors(monitors_by_name))
-    memo.metrics_server = None
-    try:
-        port = metrics_port(os.environ)
-        if port is not None:
-            memo.metrics_server = serve(memo.metrics, port)
-    except (MetricsConfigError, OSError) as error:
-        raise kopf.PermanentError(f"cannot serve the operator's metrics: {error}") from error
-
-
-@kopf.on.cleanup()
-def stop_metrics(memo: kopf.Memo, **_) -> None:
-    server = getattr(memo, "metrics_server", None)
-    if server is not None:
-        server.shutdown()
-        server.server_close()
-
-
-@kopf.on.cleanup()
-async def stop_resync(memo: kopf.Memo, **_) -> None:
-    task = getattr(memo, "resync_task", None)
-    if task is not None:
-        task.cancel()
 
 
 @kopf.on.event(*MONITORS)

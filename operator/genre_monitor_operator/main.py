@@ -73,8 +73,8 @@ def configure_logging(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args)
-    # Importing registers the handlers (and the startup settings) with kopf.
-    from genre_monitor_operator import handlers  # noqa: F401
+    # Importing registers the handlers, then the startup and cleanup, with kopf.
+    from genre_monitor_operator import handlers, startup  # noqa: F401
 
     settings = kopf.OperatorSettings()
     settings.peering.lifetime = args.peering_lifetime
