@@ -246,14 +246,7 @@ def metrics_latency(reference: Path, current: Path, folder: Path, seconds: float
         try:
             url = f"http://127.0.0.1:{port}"
 
-            def ready(url=url, process=process) -> bool:
-                process.check_running()
-                try:
-                    return requests.get(f"{url}/readyz", timeout=1).status_code == 200
-                except requests.ConnectionError:
-                    return False
-
-            wait_until(ready, 300, "the exporter's first evaluation")
+            wait_until(process.answers(f"{url}/readyz"), 300, "the exporter's first evaluation")
             latencies, evaluations = scrape_latencies(f"{url}/metrics", seconds)
         finally:
             process.stop()

@@ -76,6 +76,14 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def answers(self, url: str) -> Callable[[], bool]:
+        """A wait_until check: ``url`` answers 200, and the process has not died
+        (a dead process fails the wait at once rather than at its timeout)."""
+        def check() -> bool:
+            self.check_running()
+            return http_ok(url)()
+        return check
+
     def check_running(self) -> None:
         if self.process is not None and self.process.poll() is not None:
             raise ProcessExited(

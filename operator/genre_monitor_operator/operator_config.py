@@ -64,9 +64,15 @@ def _labels(environ: Mapping[str, str], name: str, default: Mapping[str, str]) -
     return value
 
 
-def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+def _given(environ: Mapping[str, str], name: str) -> str | None:
+    """The variable's value; None when unset or empty (the chart renders unset as "")."""
     raw = environ.get(name)
-    if raw is None or raw == "":
+    return None if raw is None or raw == "" else raw
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _given(environ, name)
+    if raw is None:
         return default
     if raw.lower() in ("true", "1", "yes"):
         return True
@@ -77,8 +83,8 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
 
 def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...],
             default: str) -> str:
-    raw = environ.get(name)
-    if raw is None or raw == "":
+    raw = _given(environ, name)
+    if raw is None:
         return default
     if raw not in choices:
         raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
@@ -86,8 +92,8 @@ def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...],
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name)
-    if raw is None or raw == "":
+    raw = _given(environ, name)
+    if raw is None:
         return default
     try:
         value = float(raw)

@@ -55,14 +55,7 @@ def exporter(tmp_path_factory):
     ).start()
     url = f"http://127.0.0.1:{port}"
 
-    def ready() -> bool:
-        process.check_running()
-        try:
-            return requests.get(f"{url}/readyz", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_until(ready, 60, "the exporter to be ready")
+    wait_until(process.answers(f"{url}/readyz"), 60, "the exporter to be ready")
     process.url, process.port, process.current, process.folder = url, port, current, folder
     yield process
     process.stop()

@@ -21,7 +21,6 @@ from genre_monitor.retrain_request import RetrainRequest
 from genre_monitor.webhook_token import namespace_token
 from genre_monitor_dev.operator_process import (
     OperatorProcess,
-    install_operator_identity,
 )
 from genre_monitor_dev.procs import wait_until
 
@@ -38,21 +37,6 @@ CHILDREN = [  # (group, version, plural, name suffix)
     ("monitoring.coreos.com", "v1alpha1", "alertmanagerconfigs", ""),
     ("", "v1", "configmaps", "-dashboard"),
 ]
-
-
-@pytest.fixture(scope="module")
-def operator_kubeconfig(k8s_cluster):
-    return install_operator_identity(k8s_cluster)
-
-
-@pytest.fixture(scope="module")
-def operator(operator_kubeconfig, tmp_path_factory):
-    process = OperatorProcess(operator_kubeconfig,
-                              tmp_path_factory.mktemp("operator") / "operator.log").start()
-    yield process
-    process.stop()
-    # Shown on failure: what the operator said.
-    print(process.log()[-5000:])
 
 
 def path(group: str, version: str) -> str:

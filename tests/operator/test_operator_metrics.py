@@ -8,7 +8,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from genre_monitor_dev.operator_process import OperatorProcess, install_operator_identity
+from genre_monitor_dev.operator_process import OperatorProcess
 from genre_monitor_dev.procs import ProcessExited, free_port, wait_until
 from genre_monitor_operator.metrics import PORT_ENV
 from tests.operator.test_operator_cluster import (
@@ -21,11 +21,6 @@ from tests.operator.test_operator_cluster import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def operator_kubeconfig(k8s_cluster):
-    return install_operator_identity(k8s_cluster)
 
 
 @pytest.fixture(scope="module")

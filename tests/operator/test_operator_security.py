@@ -23,7 +23,6 @@ from kubernetes.client.rest import ApiException
 from genre_monitor import api
 from genre_monitor_dev.operator_process import (
     OperatorProcess,
-    install_operator_identity,
     render_chart,
 )
 from genre_monitor_dev.procs import wait_until
@@ -48,20 +47,6 @@ TENANT = "tenant"
 TENANT_ROLE_RULES = [{"apiGroups": [api.GROUP], "resources": [api.PLURAL],
                       "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]
 POD_SPEC = "spec.retrain.jobTemplate.spec.template.spec"
-
-
-@pytest.fixture(scope="module")
-def operator_kubeconfig(k8s_cluster):
-    return install_operator_identity(k8s_cluster)
-
-
-@pytest.fixture(scope="module")
-def operator(operator_kubeconfig, tmp_path_factory):
-    process = OperatorProcess(operator_kubeconfig,
-                              tmp_path_factory.mktemp("operator") / "operator.log").start()
-    yield process
-    process.stop()
-    print(process.log()[-5000:])
 
 
 @pytest.fixture

@@ -5,8 +5,10 @@ incident to the URL from the monitor's Secret, with its headers."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -18,14 +20,25 @@ from tests.operator.test_operator_cluster import (  # shared real-cluster helper
     get_monitor,
     jobs,
     monitor_body,
-    operator,  # noqa: F401 - the fixture
-    operator_kubeconfig,  # noqa: F401 - the fixture
     record_request,
     retrain_request,
     wait_ready,
 )
 
 pytestmark = pytest.mark.integration
+
+
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A loopback HTTP server with ``handler``; yields a Prefect-shaped URL on it."""
+    handler.log_message = lambda *_: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/api/deployments/d1/create_flow_run"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
@@ -40,13 +53,8 @@ def endpoint():
             self.send_response(201)
             self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/api/deployments/d1/create_flow_run", received
-    server.shutdown()
+    with serving(Handler) as url:
+        yield url, received
 
 
 def http_monitor(k8s_api, namespace: str, url: str) -> None:
@@ -70,7 +78,7 @@ def last_result(k8s_api, namespace) -> str | None:
 
 
 def test_request_posts_once_to_the_endpoint_with_its_headers(
-    k8s_api, k8s_namespace, operator, endpoint  # noqa: F811 - fixtures
+    k8s_api, k8s_namespace, operator, endpoint
 ):
     url, received = endpoint
     http_monitor(k8s_api, k8s_namespace, url)
@@ -94,7 +102,7 @@ def test_request_posts_once_to_the_endpoint_with_its_headers(
     assert jobs(k8s_api, k8s_namespace) == []
 
 
-def test_unreachable_endpoint_is_recorded_as_failed(k8s_api, k8s_namespace, operator):  # noqa: F811
+def test_unreachable_endpoint_is_recorded_as_failed(k8s_api, k8s_namespace, operator):
     http_monitor(k8s_api, k8s_namespace, f"http://127.0.0.1:{free_port()}/nothing-here")
     record_request(k8s_api, k8s_namespace, "gtzan", retrain_request())
     wait_until(lambda: last_result(k8s_api, k8s_namespace) == "RequestFailed", 30,
@@ -114,17 +122,12 @@ def redirecting_endpoint(endpoint):
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/api/deployments/d1/create_flow_run", received
-    server.shutdown()
+    with serving(Handler) as url:
+        yield url, received
 
 
 def test_a_redirect_is_not_followed_and_the_headers_go_nowhere_else(
-    k8s_api, k8s_namespace, operator, redirecting_endpoint  # noqa: F811 - fixtures
+    k8s_api, k8s_namespace, operator, redirecting_endpoint
 ):
     url, received_elsewhere = redirecting_endpoint
     http_monitor(k8s_api, k8s_namespace, url)
@@ -136,7 +139,7 @@ def test_a_redirect_is_not_followed_and_the_headers_go_nowhere_else(
     assert received_elsewhere == []
 
 
-def test_the_url_query_is_never_logged_nor_recorded(k8s_api, k8s_namespace, operator):  # noqa: F811
+def test_the_url_query_is_never_logged_nor_recorded(k8s_api, k8s_namespace, operator):
     secret_query = "api_key=query-secret-4711"
     http_monitor(k8s_api, k8s_namespace,
                  f"http://127.0.0.1:{free_port()}/nothing-here?{secret_query}")

@@ -15,7 +15,6 @@ from genre_monitor.webhook_token import namespace_token
 from genre_monitor_dev.operator_process import (
     RELEASE_NAMESPACE,
     TOKEN_SECRET,
-    install_operator_identity,
     operator_env,
 )
 from genre_monitor_operator.kube import Kube
@@ -25,11 +24,6 @@ from genre_monitor_operator.spec import parse_monitor
 from tests.operator.test_operator_cluster import monitor_body
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def operator_kubeconfig(k8s_cluster):
-    return install_operator_identity(k8s_cluster)
 
 
 def set_chart_secret(core: CoreV1Api, value: str) -> None:

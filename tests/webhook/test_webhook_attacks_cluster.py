@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import time
 import uuid
 
 import pytest
-import yaml
 from kubernetes import utils
 from kubernetes.client import CoreV1Api, CustomObjectsApi, V1Namespace, V1ObjectMeta
 from kubernetes.client.rest import ApiException
@@ -29,12 +27,16 @@ from genre_monitor_dev.operator_process import (
     OperatorProcess,
     install_operator_identity,
 )
-from genre_monitor_dev.paths import tool
 from genre_monitor_dev.procs import wait_until
 from tests.fixtures.cluster import TEST_NAMESPACE_LABEL
 from tests.webhook.alerts import STARTS_AT, alert, body, notification
 from tests.webhook.process import WebhookProcess
-from tests.webhook.test_webhook_cluster import CHART, make_monitor, pending, read
+from tests.webhook.test_webhook_cluster import (
+    make_monitor,
+    pending,
+    read,
+    render_webhook_rbac,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -126,16 +128,7 @@ def apiserver_gets(webhook) -> float:
 def webhook(k8s_cluster, k8s_api, namespace_a, namespace_b, tmp_path_factory):
     """The webhook as the chart deploys it: the chart's secret as its token
     file, its ServiceAccount (in A) granted both namespaces (watchNamespaces)."""
-    rendered = subprocess.run(
-        [
-            tool("helm"), "template", "gm", str(CHART), "--namespace", namespace_a,
-            "--show-only", "templates/webhook-serviceaccount.yaml",
-            "--show-only", "templates/webhook-rbac.yaml",
-            "--set", f"operator.watchNamespaces={{{namespace_a},{namespace_b}}}",
-        ],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    documents = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+    documents = render_webhook_rbac(namespace_a, namespace_a, namespace_b)
     for document in documents:
         utils.create_from_dict(k8s_api, document, namespace=namespace_a)
     account = next(d for d in documents if d["kind"] == "ServiceAccount")["metadata"]["name"]

@@ -45,14 +45,15 @@ def custom(k8s_api, genremonitor_crd):
     return CustomObjectsApi(k8s_api)
 
 
-def render_webhook_rbac(namespace: str) -> list[dict]:
-    """The chart's webhook ServiceAccount and RBAC, namespaced to the test."""
+def render_webhook_rbac(namespace: str, *watched: str) -> list[dict]:
+    """The chart's webhook ServiceAccount (in ``namespace``) and RBAC over the
+    watched namespaces (default: that one)."""
     rendered = subprocess.run(
         [
             tool("helm"), "template", "gm", str(CHART), "--namespace", namespace,
             "--show-only", "templates/webhook-serviceaccount.yaml",
             "--show-only", "templates/webhook-rbac.yaml",
-            "--set", f"operator.watchNamespaces={{{namespace}}}",
+            "--set", f"operator.watchNamespaces={{{','.join(watched or (namespace,))}}}",
         ],
         capture_output=True, text=True, check=True,
     )  # fmt: skip

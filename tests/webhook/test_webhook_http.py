@@ -11,6 +11,7 @@ import subprocess
 import pytest
 import requests
 
+from genre_monitor.webhook_token import namespace_token
 from tests.webhook.alerts import alert, body, notification
 from tests.webhook.conftest import TOKEN
 
@@ -171,14 +172,20 @@ def test_alerts_of_other_sources_are_ignored_with_200(webhook):
 
 
 def test_token_rotation_needs_no_restart(start_webhook, token_file):
+    """The chart's secret and every namespace token derived from it rotate together."""
     webhook = start_webhook()
     resolved = body(alert(status="resolved"))
+    old_namespace_token = namespace_token(TOKEN.encode(), "ml")
     assert webhook.post(resolved, token=TOKEN).status_code == 200
+    assert webhook.post(resolved, token=old_namespace_token).status_code == 200
     stat = token_file.stat()
     token_file.write_text("second-token-fedcba9876543210\n")
     os.utime(token_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert webhook.post(resolved, token=TOKEN).status_code == 401
+    assert webhook.post(resolved, token=old_namespace_token).status_code == 401
     assert webhook.post(resolved, token="second-token-fedcba9876543210").status_code == 200
+    rotated = namespace_token(b"second-token-fedcba9876543210", "ml")
+    assert webhook.post(resolved, token=rotated).status_code == 200
     assert webhook.process.poll() is None  # same process throughout
 
 

@@ -51,40 +51,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     defaults = Limits()
     bounds = parser.add_argument_group("bounds on what senders can make the webhook do")
-    bounds.add_argument(
-        "--max-connections",
-        type=int,
-        default=int(env("GENRE_MONITOR_WEBHOOK_MAX_CONNECTIONS", str(DEFAULT_MAX_CONNECTIONS))),
-        help="open connections at most; more get a 503 and are closed (default %(default)s)",
-    )
-    bounds.add_argument(
-        "--max-concurrent",
-        type=int,
-        default=int(env("GENRE_MONITOR_WEBHOOK_MAX_CONCURRENT", str(defaults.max_concurrent))),
-        help="notifications read and recorded at once; the rest wait, then get a 503 "
-        "(default %(default)s)",
-    )
-    bounds.add_argument(
-        "--max-monitors",
-        type=int,
-        default=int(env("GENRE_MONITOR_WEBHOOK_MAX_MONITORS", str(DEFAULT_MAX_MONITORS))),
-        help="distinct GenreMonitors one notification may name; alerts for more are "
-        "ignored without asking the apiserver (default %(default)s)",
-    )
-    bounds.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=float(env("GENRE_MONITOR_WEBHOOK_IDLE_TIMEOUT", str(DEFAULT_IDLE_TIMEOUT_SECONDS))),
-        help="seconds a connection may stay open without a complete request (default %(default)s)",
-    )
-    bounds.add_argument(
-        "--body-timeout",
-        type=float,
-        default=float(
-            env("GENRE_MONITOR_WEBHOOK_BODY_TIMEOUT", str(defaults.body_timeout_seconds))
-        ),
-        help="seconds to receive a body once its headers came (default %(default)s)",
-    )
+    for flag, kind, default, text in (
+        ("--max-connections", int, DEFAULT_MAX_CONNECTIONS,
+         "open connections at most; more get a 503 and are closed"),
+        ("--max-concurrent", int, defaults.max_concurrent,
+         "notifications read and recorded at once; the rest wait, then get a 503"),
+        ("--max-monitors", int, DEFAULT_MAX_MONITORS,
+         "distinct GenreMonitors one notification may name; alerts for more are ignored "
+         "without asking the apiserver"),
+        ("--idle-timeout", float, DEFAULT_IDLE_TIMEOUT_SECONDS,
+         "seconds a connection may stay open without a complete request"),
+        ("--body-timeout", float, defaults.body_timeout_seconds,
+         "seconds to receive a body once its headers came"),
+    ):
+        variable = "GENRE_MONITOR_WEBHOOK_" + flag[2:].replace("-", "_").upper()
+        bounds.add_argument(flag, type=kind, default=kind(env(variable, str(default))),
+                            help=f"{text} (default %(default)s, or ${variable})")
     parser.add_argument("--log-level", default=env("GENRE_MONITOR_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
     if not args.token_file:

@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genre_monitor import api
-from genre_monitor_operator.manifests.common import metadata, webhook_token_secret_name
+from genre_monitor_operator.manifests.common import (
+    metadata,
+    own_or_default,
+    webhook_token_secret_name,
+)
 from genre_monitor_operator.operator_config import OperatorConfig
 from genre_monitor_operator.spec import Monitor
 
@@ -55,14 +59,13 @@ def webhook_token_secret(monitor: Monitor, target: WebhookTarget, token_b64: str
 
 
 def alertmanager_config(monitor: Monitor, config: OperatorConfig, target: WebhookTarget) -> dict:
-    labels = monitor.monitoring.alertmanager_config_labels
-    if labels is None:
-        labels = config.alertmanager_config_labels
+    labels = own_or_default(monitor.monitoring.alertmanager_config_labels,
+                            config.alertmanager_config_labels)
     hook = monitor.webhook
     return {
         "apiVersion": "monitoring.coreos.com/v1alpha1",
         "kind": "AlertmanagerConfig",
-        "metadata": metadata(monitor, monitor.name, COMPONENT, dict(labels)),
+        "metadata": metadata(monitor, monitor.name, COMPONENT, labels),
         "spec": {
             "route": {
                 "receiver": RECEIVER,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 from genre_monitor import api
 from genre_monitor_operator.spec import Monitor
@@ -62,6 +63,11 @@ def owned_by(obj: dict, uid: str | None) -> bool:
     refs = (obj.get("metadata") or {}).get("ownerReferences") or []
     return uid is not None and any(
         ref.get("uid") == uid and ref.get("kind") == api.KIND for ref in refs)
+
+
+def own_or_default(labels: Mapping[str, str] | None, default: Mapping[str, str]) -> dict:
+    """The labels a monitor sets for a child (even none: {}), else the operator's."""
+    return dict(default if labels is None else labels)
 
 
 def metadata(

@@ -10,6 +10,7 @@ from genre_monitor.durations import format_duration
 from genre_monitor_operator.manifests.common import (
     EXPORTER_PORT_NAME,
     metadata,
+    own_or_default,
     selector_labels,
 )
 from genre_monitor_operator.manifests.exporter import COMPONENT as EXPORTER
@@ -31,13 +32,12 @@ def service_monitor(monitor: Monitor, config: OperatorConfig) -> dict:
     """Prometheus scrapes the exporter within the bounds the exporter keeps
     itself to (its class and label-length caps): a scrape over them fails
     as a whole (`up` 0, ExporterDown) rather than flooding Prometheus."""
-    labels = monitor.monitoring.service_monitor_labels
-    if labels is None:
-        labels = config.prometheus_selector_labels
+    labels = own_or_default(monitor.monitoring.service_monitor_labels,
+                            config.prometheus_selector_labels)
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": metadata(monitor, monitor.name, COMPONENT, dict(labels)),
+        "metadata": metadata(monitor, monitor.name, COMPONENT, labels),
         "spec": {
             "sampleLimit": exporter_limits.max_series(len(monitor.spec.columns.features)),
             "labelValueLengthLimit": exporter_limits.max_label_value_length(),
@@ -143,13 +143,11 @@ def alert_rules(monitor: Monitor) -> list[dict]:
 
 
 def prometheus_rule(monitor: Monitor, config: OperatorConfig) -> dict:
-    labels = monitor.monitoring.rule_labels
-    if labels is None:
-        labels = config.prometheus_selector_labels
+    labels = own_or_default(monitor.monitoring.rule_labels, config.prometheus_selector_labels)
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": metadata(monitor, monitor.name, COMPONENT, dict(labels)),
+        "metadata": metadata(monitor, monitor.name, COMPONENT, labels),
         "spec": {
             "groups": [
                 {
