@@ -94,8 +94,11 @@ class Fence:
     def down(self) -> None:
         """Undo up(), each step on its own so one failure does not leave the rest.
 
-        The bridge's forwarding switch goes with the bridge.
+        The bridge's forwarding switch goes with the bridge. The host-wide
+        switch is written back only if something (not the fence) changed it.
         """
+        if self.host_ip_forward and IP_FORWARD.read_text().strip() != self.host_ip_forward:
+            IP_FORWARD.write_text(f"{self.host_ip_forward}\n")
         for cidr in self.blackholes:
             with contextlib.suppress(subprocess.CalledProcessError):
                 ip("route", "del", "blackhole", cidr)

@@ -145,7 +145,10 @@ def cni_config(bridge: str, ipam_dir: Path, service_cidr: str) -> str:
                 {
                     "type": "bridge",
                     "bridge": bridge,
-                    "isGateway": True,
+                    # Not a gateway for the plugin: the fence gave the bridge its
+                    # address already, and a gateway bridge makes the plugin switch
+                    # on forwarding host-wide (ip_forward) at every Pod's start.
+                    "isGateway": False,
                     "isDefaultGateway": False,
                     "ipMasq": False,
                     "hairpinMode": True,
@@ -153,7 +156,8 @@ def cni_config(bridge: str, ipam_dir: Path, service_cidr: str) -> str:
                         "type": "host-local",
                         "ranges": [[{"subnet": POD_SUBNET, "gateway": NODE_IP}]],
                         # Only the cluster's own ranges, via the bridge address.
-                        "routes": [{"dst": CLUSTER_CIDR}, {"dst": service_cidr}],
+                        "routes": [{"dst": CLUSTER_CIDR, "gw": NODE_IP},
+                                   {"dst": service_cidr, "gw": NODE_IP}],
                         "dataDir": str(ipam_dir),
                     },
                 },
