@@ -377,6 +377,9 @@ class LocalCluster:
                 "--enable-admission-plugins=NodeRestriction",
                 f"--kubelet-client-certificate={kubelet_client_cert}",
                 f"--kubelet-client-key={kubelet_client_key}",
+                # The node's bridge address, never its name: a name would be
+                # looked up through the host's resolver.
+                "--kubelet-preferred-address-types=InternalIP",
             ]
         else:
             # The "kubernetes" Service would get 127.0.0.1 as its endpoint, which

@@ -305,22 +305,49 @@ def build_project_image(component: str) -> BuildResult:
 # ---------------------------------------------------------- loading into a node
 
 
+LOADED_LABEL = "io.genre-monitor.dev.buildah-id"
+
+
+def buildah_image_id(image: str) -> str:
+    return run([require("buildah"), "images", "--no-trunc", "--format", "{{.ID}}", image],
+               capture_output=True, text=True).stdout.strip()
+
+
+def loaded_id(ctr_argv: list[str], image: str) -> str:
+    """The buildah image ID a containerd image was imported from ("" if absent)."""
+    listing = subprocess.run([*ctr_argv, "images", "ls", f"name=={image}"],
+                             capture_output=True, text=True, check=False).stdout
+    for line in listing.splitlines()[1:]:
+        for label in line.split()[-1].split(","):
+            key, _, value = label.partition("=")
+            if key == LOADED_LABEL:
+                return value
+    return ""
+
+
 def load_into_containerd(images: list[str], socket: Path, namespace: str = "k8s.io") -> None:
-    """buildah push to an OCI archive, then `ctr images import` into the node's containerd."""
-    buildah, ctr = require("buildah"), require("ctr")
+    """buildah push to an OCI archive, then `ctr images import` into the node's containerd.
+
+    An image already imported from the same buildah image (a label on the
+    containerd image says which) is skipped: the node's image store persists
+    between starts, as on any node, and a gigabyte import takes minutes here.
+    """
+    buildah = require("buildah")
+    ctr = [require("ctr"), "--address", str(socket), "--namespace", namespace]
     with tempfile.TemporaryDirectory(dir=images_cache_dir()) as scratch:
         for image in images:
+            image_id = buildah_image_id(image)
+            if loaded_id(ctr, image) == image_id:
+                continue
             start = time.monotonic()
             archive = Path(scratch, "image.tar")
             # Uncompressed: the archive lives for one import, and gzip of a
             # gigabyte of layers would cost more than the import itself.
             run([buildah, "push", "--quiet", "--disable-compression", image,
                  f"oci-archive:{archive}:{image}"], stdout=subprocess.DEVNULL)
-            run(
-                [ctr, "--address", str(socket), "--namespace", namespace, "images", "import",
-                 str(archive)],
-                stdout=subprocess.DEVNULL,
-            )
+            run([*ctr, "images", "import", str(archive)], stdout=subprocess.DEVNULL)
+            run([*ctr, "images", "label", image, f"{LOADED_LABEL}={image_id}"],
+                stdout=subprocess.DEVNULL)
             archive.unlink()
             say(f"loaded {image} into {socket} in {time.monotonic() - start:.1f} s")
 

@@ -2,8 +2,10 @@
 
 ``Node`` is started by ``LocalCluster(node=True)`` once the control plane is
 up, and stopped by it before the control plane goes. Everything lives under
-the node's own directory: containerd's root, state and socket, the CNI
-configuration and IPAM state, the kubelet's root and Pod logs. Every process is
+the node's own directory: containerd's state and socket, the CNI
+configuration and IPAM state, the kubelet's root and Pod logs. Only
+containerd's root, where the images are, is kept in the cache between nodes
+(``CONTAINERD_ROOT``); stop() deletes every container from it. Every process is
 a child we started, stopped by PID; what they leave (containerd shims, mounts,
 network namespaces, iptables chains) is removed on stop, and ``leftovers()``
 lists whatever survived, for the tests.
@@ -33,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genre_monitor_dev.paths import tool
+from genre_monitor_dev.paths import CACHE_DIR, tool
 from genre_monitor_dev.procs import ManagedProcess, free_port
 
 NODE_NAME = "genre-monitor-node"
@@ -45,6 +47,11 @@ CLUSTER_DNS_IP = "10.0.0.10"
 CLUSTER_DOMAIN = "cluster.local"
 # Any TCP port nothing listens on: a pull attempt is refused on loopback.
 NO_REGISTRY = "http://127.0.0.1:9"
+
+# containerd's root (image content and snapshots) outlives a node, as on any
+# node: importing the gigabyte exporter image takes minutes here. stop()
+# removes every container and its snapshot from it; only images stay.
+CONTAINERD_ROOT = CACHE_DIR / "node" / "containerd-root"
 
 START_TIMEOUT_S = 90.0
 TEARDOWN_TIMEOUT_S = 30.0
@@ -320,7 +327,7 @@ class Node:
         )
         config = write(
             base / "config.toml",
-            containerd_config(base / "root", self.containerd_state, self.socket, cni_conf,
+            containerd_config(CONTAINERD_ROOT, self.containerd_state, self.socket, cni_conf,
                               hosts_dir, PAUSE_IMAGE),
         )
         self._start(
@@ -481,6 +488,9 @@ class Node:
         time.sleep(0.5)
         for task in self.ctr("tasks", "ls", "-q").stdout.split():
             self.ctr("tasks", "delete", "--force", task)
+        # The root outlives the node: no container (nor its snapshot) may.
+        for container in self.ctr("containers", "ls", "-q").stdout.split():
+            self.ctr("containers", "delete", container)
 
     def stray_pids(self) -> list[int]:
         """Processes (containerd shims, containers' init) naming our directory."""
@@ -500,9 +510,9 @@ class Node:
                 os.kill(pid, signal.SIGKILL)
 
     def mounts(self) -> list[str]:
-        prefix = str(self.directory)
+        prefixes = (str(self.directory), str(CONTAINERD_ROOT))
         points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-        return [p for p in points if p.startswith(prefix)]
+        return [p for p in points if p.startswith(prefixes)]
 
     def _unmount_all(self) -> None:
         # Deepest first: overlay rootfs, secret tmpfs, netns bind mounts, shm.

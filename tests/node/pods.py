@@ -63,7 +63,10 @@ def run_to_completion(core: CoreV1Api, namespace: str, manifest: dict,
     name = manifest["metadata"]["name"]
     core.create_namespaced_pod(namespace, manifest)
     pod = wait_for_phase(core, namespace, name, {"Succeeded", "Failed"}, timeout)
-    return pod.status.phase, core.read_namespaced_pod_log(name, namespace)
+    # Raw bytes: the client would parse a log that looks like JSON and hand
+    # back its Python repr.
+    log = core.read_namespaced_pod_log(name, namespace, _preload_content=False).data.decode()
+    return pod.status.phase, log
 
 
 def wait_ready(core: CoreV1Api, namespace: str, selector: str, timeout: float = 180) -> Any:

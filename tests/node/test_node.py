@@ -68,7 +68,9 @@ print(json.dumps({
             core, restricted_namespace, python_pod("dns", project_image("exporter"), script)
         )
     assert phase == "Succeeded", log
-    answer = json.loads(log.strip().splitlines()[-1])
+    lines = [line for line in log.splitlines() if line.startswith("{")]
+    assert lines, log
+    answer = json.loads(lines[-1])
     assert answer["kubernetes.default"] == "10.0.0.1"
     assert answer["kube-dns"] == node.CLUSTER_DNS_IP
     assert answer["version"].startswith("v1.")
@@ -113,12 +115,15 @@ def test_the_network_fence_seen_from_a_pod(node_cluster, restricted_namespace):
         answer = network_safety.route_get(address)
         assert "eth0" not in answer and " via " not in answer, (address, answer)
 
-    # Forwarding: on for the bridge only; the guard is first in both FORWARD hooks.
+    # Forwarding: on for the bridge only. The guard is first in mangle FORWARD,
+    # which runs before filter, where kube-proxy puts its own jumps (its
+    # ACCEPTs included) ahead of everything.
     assert network_safety.interface_forwarding(node.BRIDGE).read_text().strip() == "1"
     assert network_safety.IP_FORWARD.read_text().strip() == node_cluster.fence.host_ip_forward
+    jump = f"-A FORWARD -j {network_safety.GUARD_CHAIN}"
+    assert network_safety.first_forward_rule("mangle") == jump
+    assert jump in network_safety.rules("filter")
     for table in network_safety.GUARD_TABLES:
-        first = network_safety.first_forward_rule(table)
-        assert first == f"-A FORWARD -j {network_safety.GUARD_CHAIN}", table
         guard = [r for r in network_safety.rules(table)
                  if r.startswith(f"-A {network_safety.GUARD_CHAIN} ")]
         assert guard == [
@@ -126,10 +131,15 @@ def test_the_network_fence_seen_from_a_pod(node_cluster, restricted_namespace):
             f"-A {network_safety.GUARD_CHAIN} ! -i {node.BRIDGE} -o {node.BRIDGE} -j DROP",
         ], table
 
-    # No masquerade of Pod traffic: the only MASQUERADE is kube-proxy's, for
-    # packets it marked (traffic from outside the cluster CIDR to a Service).
+    # No masquerade of Pod traffic: the only MASQUERADE is kube-proxy's, in a
+    # chain that first returns every packet it did not mark (it marks Service
+    # traffic from outside the cluster CIDR only), and none names the Pod CIDR
+    # as the bridge plugin's ipMasq would.
     for rule in network_safety.masquerade_rules():
-        assert "--mark" in rule and node.CLUSTER_CIDR.split("/")[0] not in rule, rule
+        assert rule.startswith("-A KUBE-POSTROUTING "), rule
+        assert node.CLUSTER_CIDR.split("/")[0][:6] not in rule, rule
+    postrouting = [r for r in network_safety.rules("nat") if r.startswith("-A KUBE-POSTROUTING ")]
+    assert "! --mark" in postrouting[0] and postrouting[0].endswith("-j RETURN"), postrouting
 
     # DNS never forwards outside the cluster, and no registry is reachable.
     with node_cluster.api_client() as client:
@@ -164,8 +174,8 @@ def test_the_exporter_runs_as_a_restricted_pod_and_serves_metrics(
         "kind": api.KIND,
         "metadata": {"name": name},
         "spec": {
-            "reference": {"uri": "/data/reference.parquet"},
-            "current": {"uri": "/data/current.parquet"},
+            "reference": {"uri": "file:///data/reference.parquet"},
+            "current": {"uri": "file:///data/current.parquet"},
             "columns": {"features": list(FEATURES[:3]), "prediction": "predicted_genre",
                         "target": "actual_genre"},
             "exporter": {
