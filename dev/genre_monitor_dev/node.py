@@ -124,6 +124,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 [{cri}.containerd.runtimes.runc.options]
   BinaryName = "{tool('runc')}"
+  # runc's own state beside containerd's, not in /run/containerd/runc.
+  Root = "{state / 'runc'}"
   SystemdCgroup = false
 
 [{cri}.cni]
