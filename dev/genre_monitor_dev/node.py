@@ -53,6 +53,9 @@ NO_REGISTRY = "http://127.0.0.1:9"
 # removes every container and its snapshot from it; only images stay.
 CONTAINERD_ROOT = CACHE_DIR / "node" / "containerd-root"
 
+SHIM_SOCKET_DIR = Path("/run/containerd/s")
+CNI_CACHE_DIR = Path("/var/lib/cni/results")
+
 START_TIMEOUT_S = 90.0
 TEARDOWN_TIMEOUT_S = 30.0
 
@@ -464,6 +467,12 @@ class Node:
         for cgroup in kubepods_cgroups():
             if cgroup not in self.cgroups_before:
                 remove_cgroup_tree(cgroup)
+        # Where containerd 1.6 puts shim sockets and libcni its result cache,
+        # whatever the configuration says: removed when the node left them empty.
+        for directory in (SHIM_SOCKET_DIR, SHIM_SOCKET_DIR.parent, CNI_CACHE_DIR,
+                          CNI_CACHE_DIR.parent):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
         write_sysctls(self.saved_sysctls)
 
     def _delete_all_pods(self) -> None:
