@@ -1,8 +1,9 @@
 """A local Kubernetes control plane, envtest-style: etcd, kube-apiserver and
 kube-controller-manager as plain processes on free loopback ports.
 
-Used by the test fixtures and by the demo. There is no scheduler and no
-kubelet, so Pods stay Pending; everything the API server does itself (schema
+Used by the test fixtures and by the demo. By default there is no scheduler
+and no kubelet, so Pods stay Pending (``LocalCluster(node=True)`` adds a real
+node, see ``genre_monitor_dev.node``); everything the API server does itself (schema
 validation, defaulting, CEL rules, RBAC, watches, the status subresource) and
 what the controller manager does (garbage collection, Jobs, namespace deletion,
 ServiceAccounts) behaves as in a real cluster.
