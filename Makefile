@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # The venv is rebuilt only when pyproject.toml changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: setup venv tools lock test test-unit test-integration lint demo bench clean
+.PHONY: setup venv tools images lock test test-unit test-integration test-node lint demo bench clean
 
 setup: venv tools
 
@@ -25,6 +25,13 @@ $(STAMP): pyproject.toml constraints.txt dev/pyproject.toml
 tools: venv
 	$(BIN)/python -m genre_monitor_dev.tools
 
+# The three images (buildah, from their Dockerfiles, on a Debian-made
+# python:3.11-slim) plus the node's pause and CoreDNS images, into buildah's
+# storage; layers are cached, so a code change rebuilds in seconds. The node
+# loads them into its containerd when it starts.
+images: tools
+	$(BIN)/python -m genre_monitor_dev.images
+
 # Re-resolve constraints.txt from pyproject.toml in a throwaway venv: the
 # newest versions its bounds allow. Commit the result.
 lock:
@@ -38,7 +45,7 @@ lock:
 lint: venv
 	$(BIN)/ruff check .
 
-test: setup
+test: setup images
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -47,6 +54,9 @@ test-unit: venv
 
 test-integration: setup
 	$(BIN)/pytest -m integration
+
+test-node: setup images
+	$(BIN)/pytest -m node
 
 demo: setup
 	$(BIN)/genre-monitor-dev demo

@@ -1,8 +1,9 @@
 """A local Kubernetes control plane, envtest-style: etcd, kube-apiserver and
 kube-controller-manager as plain processes on free loopback ports.
 
-Used by the test fixtures and by the demo. There is no scheduler and no
-kubelet, so Pods stay Pending; everything the API server does itself (schema
+Used by the test fixtures and by the demo. By default there is no scheduler
+and no kubelet, so Pods stay Pending (``LocalCluster(node=True)`` adds a real
+node, see ``genre_monitor_dev.node``); everything the API server does itself (schema
 validation, defaulting, CEL rules, RBAC, watches, the status subresource) and
 what the controller manager does (garbage collection, Jobs, namespace deletion,
 ServiceAccounts) behaves as in a real cluster.
@@ -60,6 +61,25 @@ CONTROLLERS = (
     "serviceaccount-token-controller",
     "root-ca-certificate-publisher-controller",
     "clusterrole-aggregation-controller",
+)
+
+# With a node: what Services and Pods need beyond the list above (EndpointSlices
+# for kube-proxy, Pod garbage collection, the workload and volume controllers).
+NODE_CONTROLLERS = (
+    "endpoints-controller",
+    "endpointslice-controller",
+    "endpointslice-mirroring-controller",
+    "pod-garbage-collector-controller",
+    "daemonset-controller",
+    "statefulset-controller",
+    "disruption-controller",
+    "persistentvolume-binder-controller",
+    "persistentvolume-protection-controller",
+    "persistentvolumeclaim-protection-controller",
+    "ttl-controller",
+    # The kubelet registers its node with the not-ready:NoSchedule taint; only
+    # this controller removes it once the node is Ready (else nothing schedules).
+    "node-lifecycle-controller",
 )
 
 START_TIMEOUT_S = 60.0
@@ -241,7 +261,15 @@ class LocalCluster:
     runs even when starting failed half-way.
     """
 
-    def __init__(self, keep_workdir: bool | None = None) -> None:
+    def __init__(
+        self,
+        keep_workdir: bool | None = None,
+        node: bool = False,
+        node_images: Iterable[str] = (),
+    ) -> None:
+        """``node=True`` adds a real node (``genre_monitor_dev.node``): the API server
+        then listens on the node's bridge address, and ``node_images`` (names in
+        buildah's storage) are loaded into the node's containerd."""
         if keep_workdir is None:
             keep_workdir = os.environ.get("GENRE_MONITOR_KEEP_CLUSTER") == "1"
         self.keep_workdir = keep_workdir
@@ -251,6 +279,14 @@ class LocalCluster:
         self.kubeconfig = Path()
         self.ca_path = Path()
         self.start_seconds = 0.0
+        self.service_cidr = SERVICE_CLUSTER_IP_RANGE
+        self.with_node = node
+        self.node_images = list(node_images)
+        self.ca: CertificateAuthority | None = None
+        self.node: Any = None
+        self.last_node: Any = None
+        self.fence: Any = None
+        self.node_dir: Path | None = None
 
     # lifecycle
 
@@ -288,13 +324,28 @@ class LocalCluster:
         pki = workdir / "pki"
         pki.mkdir()
         ca = CertificateAuthority(pki)
+        self.ca = ca
         self.ca_path = ca.cert_path
+        host = "127.0.0.1"
+        if self.with_node:
+            from genre_monitor_dev import network_safety, node
+
+            # The bridge (and the node's address on it) must exist before the
+            # API server binds to that address.
+            fence = network_safety.Fence(
+                node.BRIDGE, f"{node.NODE_IP}/24", node.CLUSTER_CIDR, SERVICE_CLUSTER_IP_RANGE
+            )
+            fence.refuse_if_taken()  # before stop() could take down another node's bridge
+            self.fence = fence
+            fence.up()
+            host = node.NODE_IP
         serving_cert, serving_key = ca.issue(
             "apiserver",
             "kube-apiserver",
             server_names=[
                 "127.0.0.1",
                 "localhost",
+                host,
                 KUBERNETES_SERVICE_IP,
                 "kubernetes",
                 "kubernetes.default",
@@ -313,23 +364,41 @@ class LocalCluster:
 
         t0 = time.monotonic()
         port = free_port()
-        self.server = f"https://127.0.0.1:{port}"
+        self.server = f"https://{host}:{port}"
+        if self.with_node:
+            # Pods reach the API server through the "kubernetes" Service, whose
+            # endpoint is the advertised node address; kubelets are authorised by
+            # the Node authorizer, and the API server authenticates to them.
+            kubelet_client_cert, kubelet_client_key = ca.issue(
+                "apiserver-kubelet-client", "kube-apiserver-kubelet-client",
+                organizations=["system:masters"],
+            )
+            mode_flags = [
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",
+                f"--kubelet-client-certificate={kubelet_client_cert}",
+                f"--kubelet-client-key={kubelet_client_key}",
+                # The node's bridge address, never its name: a name would be
+                # looked up through the host's resolver.
+                "--kubelet-preferred-address-types=InternalIP",
+            ]
+        else:
+            # The "kubernetes" Service would get 127.0.0.1 as its endpoint, which
+            # Endpoints validation rejects; nothing here needs that Service.
+            mode_flags = ["--endpoint-reconciler-type=none", "--authorization-mode=RBAC"]
         apiserver = ManagedProcess(
             "kube-apiserver",
             [
                 tool("kube-apiserver"),
                 f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={host}",
+                f"--advertise-address={host}",
                 f"--secure-port={port}",
-                # The "kubernetes" Service would get 127.0.0.1 as its endpoint, which
-                # Endpoints validation rejects; nothing here needs that Service.
-                "--endpoint-reconciler-type=none",
+                *mode_flags,
                 f"--cert-dir={workdir / 'apiserver-certs'}",
                 f"--tls-cert-file={serving_cert}",
                 f"--tls-private-key-file={serving_key}",
                 f"--client-ca-file={ca.cert_path}",
-                "--authorization-mode=RBAC",
                 f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
                 f"--service-account-key-file={sa_public}",
                 f"--service-account-signing-key-file={sa_private}",
@@ -350,6 +419,7 @@ class LocalCluster:
         timings["kube-apiserver"] = time.monotonic() - t0
 
         t0 = time.monotonic()
+        controllers = CONTROLLERS + (NODE_CONTROLLERS if self.with_node else ())
         kcm_kubeconfig = write_yaml(
             workdir / "controller-manager.kubeconfig",
             kubeconfig(
@@ -373,7 +443,7 @@ class LocalCluster:
                     # system:controller:* bootstrap roles, as kubeadm clusters do; the
                     # controller manager's own identity may only mint those tokens.
                     "--use-service-account-credentials=true",
-                    f"--controllers={','.join(CONTROLLERS)}",
+                    f"--controllers={','.join(controllers)}",
                     f"--service-account-private-key-file={sa_private}",
                     f"--root-ca-file={ca.cert_path}",
                     "--profiling=false",
@@ -390,6 +460,21 @@ class LocalCluster:
             START_TIMEOUT_S,
         )
         timings["kube-controller-manager"] = time.monotonic() - t0
+        if self.with_node:
+            timings.update(self._start_node())
+        return timings
+
+    def _start_node(self) -> dict[str, float]:
+        from genre_monitor_dev import node
+
+        # On disk, not tmpfs: containerd unpacks gigabytes of image layers here.
+        self.node_dir = Path(tempfile.mkdtemp(prefix="genre-monitor-node-", dir="/var/tmp"))
+        self.node = node.Node(self.node_dir, self)
+        self.node.start(self.node_images)
+        timings = dict(self.node.timings)
+        t0 = time.monotonic()
+        node.deploy_coredns(self)
+        timings["coredns"] = time.monotonic() - t0
         return timings
 
     def _start_etcd(self, workdir: Path) -> str:
@@ -453,8 +538,22 @@ class LocalCluster:
 
     def stop(self, keep_logs: bool = False) -> None:
         """Stop every process (newest first), then remove the temporary directory."""
+        if self.node is not None:
+            # Before the API server: the node deletes its Pods through it. The
+            # stopped node stays readable as last_node (its leftovers()).
+            self.node.stop()
+            self.last_node, self.node = self.node, None
         for process in reversed(self.processes):
             process.stop()
+        if self.fence is not None:
+            self.fence.down()
+            self.fence = None
+        if self.node_dir is not None:
+            if keep_logs or self.keep_workdir:
+                say(f"kept {self.node_dir}")
+            else:
+                shutil.rmtree(self.node_dir, ignore_errors=True)
+        self.node_dir = None
         if keep_logs and self.processes:
             say("start failed; last lines of each log:")
             for process in self.processes:

@@ -31,6 +31,12 @@ from genre_monitor_dev.tools import link_into_tools_bin, say
 
 TOOLS_MODULE_DIR = REPO_ROOT / "tests" / "cluster"
 COMMANDS = ("kube-apiserver", "kube-controller-manager")
+# The node's Kubernetes half (genre_monitor_dev.node): built after the control
+# plane, one at a time (2 cores), into the same version-keyed cache.
+NODE_COMMANDS = ("kube-scheduler", "kube-proxy", "kubelet")
+
+# CoreDNS, the cluster DNS a kind user has, from its own small module.
+COREDNS_MODULE_DIR = TOOLS_MODULE_DIR / "coredns"
 
 PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
 # The newest version of the root module the Go module proxy serves here
@@ -132,11 +138,11 @@ def build_command(name: str, dest: Path) -> None:
     )
 
 
-def ensure_binaries() -> dict[str, Path]:
+def ensure_binaries(commands: tuple[str, ...] = COMMANDS) -> dict[str, Path]:
     out_dir = binary_cache_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     built: dict[str, Path] = {}
-    for name in COMMANDS:
+    for name in commands:
         dest = out_dir / name
         if dest.exists():
             say(f"{name} {kubernetes_version()} already built in {out_dir}")
@@ -196,10 +202,58 @@ def prometheus_operator_crd_paths() -> list[Path]:
     return ensure_prometheus_operator_crds()
 
 
+def coredns_version() -> str:
+    """The github.com/coredns/coredns version pinned in its module (the one fact)."""
+    go_mod = (COREDNS_MODULE_DIR / "go.mod").read_text()
+    match = re.search(r"^\s*github\.com/coredns/coredns\s+(v\S+)", go_mod, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"{COREDNS_MODULE_DIR / 'go.mod'}: no github.com/coredns/coredns")
+    return match.group(1)
+
+
+def coredns_binary() -> Path:
+    return CACHE_DIR / "coredns" / coredns_version() / "coredns"
+
+
+def ensure_coredns() -> Path:
+    """Build the coredns command (static: it runs in a Pod on a scratch-like image)."""
+    dest = coredns_binary()
+    if dest.exists():
+        say(f"coredns {coredns_version()} already built in {dest.parent}")
+    else:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.partial")
+        say(f"building coredns {coredns_version()} (cold: a few minutes on 2 cores)")
+        start = time.monotonic()
+        subprocess.run(
+            [require_go(), "build", "-ldflags=-s -w", "-o", str(tmp),
+             "github.com/coredns/coredns"],
+            cwd=COREDNS_MODULE_DIR,
+            env=go_env(),
+            check=True,
+        )
+        tmp.replace(dest)
+        say(f"built coredns in {time.monotonic() - start:.0f} s "
+            f"({dest.stat().st_size / 2**20:.0f} MB)")
+    link_into_tools_bin("coredns", dest)
+    return dest
+
+
+def ensure_node_binaries() -> dict[str, Path]:
+    """kubelet, kube-scheduler, kube-proxy and coredns: what a node adds."""
+    built = ensure_binaries(NODE_COMMANDS)
+    built["coredns"] = ensure_coredns()
+    return built
+
+
 def ensure_built() -> None:
-    """Idempotent: build what is missing, link it, fetch the CRDs; print progress."""
+    """Idempotent: build what is missing, link it, fetch the CRDs; print progress.
+
+    The control plane comes first: the integration tier needs only it.
+    """
     ensure_binaries()
     ensure_prometheus_operator_crds()
+    ensure_node_binaries()
 
 
 if __name__ == "__main__":

