@@ -11,6 +11,7 @@ URL without its query string.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
 import re
@@ -42,6 +43,41 @@ def display_url(url: str) -> str:
         return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
     except ValueError:
         return "<an invalid URL>"
+
+
+# Cloud metadata services: reachable from any Pod, and answering with the node's
+# credentials. The operator never posts a Secret's headers there for a tenant.
+METADATA_HOSTS = {"metadata", "metadata.google.internal", "metadata.azure.com",
+                  "169.254.169.254", "fd00:ec2::254", "100.100.100.200"}
+
+
+def refused_target(url: str) -> str | None:
+    """Why the operator will not POST to ``url``, or None.
+
+    The admission policy cannot see this URL (it lives in a Secret), so the
+    operator refuses what no retraining service is: a scheme other than
+    http(s), link-local, multicast or unspecified addresses, and metadata
+    services. A DNS name is not resolved here: a NetworkPolicy on the
+    operator is the defence against a name that points at such an address.
+    """
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".").lower()
+    except ValueError:
+        return "it is not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return f"its scheme {parts.scheme or '(none)'!r} is not http or https"
+    if not host:
+        return "it names no host"
+    if host in METADATA_HOSTS:
+        return f"its host {host} is a cloud metadata service"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.is_link_local or address.is_multicast or address.is_unspecified:
+        return f"its host {host} is a link-local, multicast or unspecified address"
+    return None
 
 
 def _secret_value(secret: dict, key: str) -> str | None:
@@ -77,6 +113,10 @@ def call_retrain_endpoint(kube: Kube, monitor: Monitor, request: RetrainRequest,
                                "object")
     headers = {**headers, "Idempotency-Key": request.id}
     shown = display_url(url)
+    refusal = refused_target(url)
+    if refusal:
+        raise RetrainHttpError(f"Secret {monitor.namespace}/{name}: the retrain endpoint {shown} "
+                               f"is refused: {refusal}")
     try:
         response = requests.post(url, json=request_body(monitor, request), headers=headers,
                                  timeout=timeout, allow_redirects=False)

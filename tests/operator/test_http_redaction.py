@@ -9,6 +9,7 @@ import pytest
 from genre_monitor_operator.retrain_http import (
     QueryRedactingFilter,
     display_url,
+    refused_target,
     without_query,
 )
 
@@ -43,3 +44,29 @@ def test_the_filter_redacts_urllib3s_request_log(caplog):
         logger.debug('%s://%s:%s "%s %s %s" %s %s', "http", "127.0.0.1", 4200, "POST",
                      "/api?key=s3cret", "HTTP/1.1", 201, 0)
     assert caplog.messages == ['http://127.0.0.1:4200 "POST /api HTTP/1.1" 201 0']
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("http://169.254.169.254/latest/meta-data/", "metadata"),
+    ("http://metadata.google.internal/computeMetadata/v1/", "metadata"),
+    ("http://[fd00:ec2::254]/", "metadata"),
+    ("http://169.254.10.1:8080/run", "link-local"),
+    ("http://[fe80::1]/run", "link-local"),
+    ("http://0.0.0.0:4200/api", "unspecified"),
+    ("http://224.0.0.1/", "multicast"),
+    ("file:///etc/passwd", "scheme 'file'"),
+    ("gopher://prefect:70/", "scheme 'gopher'"),
+    ("http:///nohost", "no host"),
+])
+def test_the_retrain_endpoint_refuses_what_no_retraining_service_is(url, words):
+    refusal = refused_target(url)
+    assert refusal is not None and words in refusal, refusal
+
+
+@pytest.mark.parametrize("url", [
+    "https://prefect.example.com/api/deployments/d1/create_flow_run",
+    "http://prefect-server.prefect.svc:4200/api/deployments/d1/create_flow_run",
+    "http://10.0.0.12:4200/api", "http://127.0.0.1:8080/hook",
+])
+def test_ordinary_retrain_endpoints_are_allowed(url):
+    assert refused_target(url) is None

@@ -151,3 +151,19 @@ def test_the_url_query_is_never_logged_nor_recorded(k8s_api, k8s_namespace, oper
     assert "query-secret-4711" not in retrain["lastMessage"]
     wait_until(lambda: "/nothing-here" in operator.log(), 10, "the failure in the log")
     assert "query-secret-4711" not in operator.log()
+
+
+def test_an_endpoint_no_retraining_service_has_is_refused_before_any_packet(
+    k8s_api, k8s_namespace, operator, endpoint
+):
+    """0.0.0.0 stands for the refused addresses (link-local, metadata services):
+    it reaches this machine's own listener, so on a broken check the POST lands
+    in ``received`` here and nothing leaves the machine."""
+    url, received = endpoint
+    http_monitor(k8s_api, k8s_namespace, url.replace("127.0.0.1", "0.0.0.0"))
+    record_request(k8s_api, k8s_namespace, "gtzan", retrain_request())
+    wait_until(lambda: last_result(k8s_api, k8s_namespace) == "RequestFailed", 30,
+               "lastResult RequestFailed")
+    retrain = get_monitor(k8s_api, k8s_namespace, "gtzan")["status"]["retrain"]
+    assert "unspecified" in retrain["lastMessage"], retrain
+    assert received == []
