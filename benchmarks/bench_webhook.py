@@ -33,11 +33,11 @@ from kubernetes.client import CoreV1Api, CustomObjectsApi
 from genre_monitor import api
 from genre_monitor.retrain_request import RetrainRequest
 from genre_monitor.webhook_token import namespace_token
+from genre_monitor_dev.alerts import alert, notification
 from genre_monitor_dev.cluster import LocalCluster
-from tests.webhook.alerts import alert, notification
-from tests.webhook.process import WebhookProcess
-from tests.webhook.test_webhook_cluster import (
+from genre_monitor_dev.webhook_process import (
     CRD_FILE,
+    WebhookProcess,
     make_monitor,
     pending,
     read,

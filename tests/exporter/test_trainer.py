@@ -18,8 +18,8 @@ import requests
 import yaml
 
 from genre_monitor_dev import synthetic
+from genre_monitor_dev.webhook_process import free_port
 from genre_monitor_exporter import trainer
-from tests.webhook.process import free_port
 
 pytestmark = pytest.mark.integration
 

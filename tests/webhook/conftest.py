@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.webhook.process import WebhookProcess, dead_kubeconfig
+from genre_monitor_dev.webhook_process import WebhookProcess, dead_kubeconfig
 
 TOKEN = "first-token-0123456789abcdef"
 

@@ -2,6 +2,7 @@ import pytest
 
 from genre_monitor.api import ALERT_ACCURACY, ALERT_DRIFTED_FEATURES, ALERT_F1
 from genre_monitor.retrain_request import RetrainRequest
+from genre_monitor_dev.alerts import STARTS_AT, alert, body
 from genre_monitor_webhook.decision import (
     IGNORED_ALREADY_HANDLED,
     IGNORED_ALREADY_PENDING,
@@ -16,7 +17,6 @@ from genre_monitor_webhook.decision import (
     status_patch,
 )
 from genre_monitor_webhook.payload import parse_notification
-from tests.webhook.alerts import STARTS_AT, alert, body
 
 pytestmark = pytest.mark.unit
 

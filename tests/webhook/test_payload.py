@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from genre_monitor_dev.alerts import STARTS_AT, alert, body, notification
 from genre_monitor_webhook.payload import PayloadError, parse_notification
-from tests.webhook.alerts import STARTS_AT, alert, body, notification
 
 pytestmark = pytest.mark.unit
 

@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from genre_monitor.api import ALERT_ACCURACY, ALERT_DRIFTED_FEATURES
+from genre_monitor_dev.alerts import alert, body
 from genre_monitor_webhook.decision import (
     IGNORED_ALREADY_PENDING,
     IGNORED_FORBIDDEN,
@@ -19,7 +20,6 @@ from genre_monitor_webhook.decision import (
 from genre_monitor_webhook.metrics import WebhookMetrics
 from genre_monitor_webhook.payload import parse_notification
 from genre_monitor_webhook.recorder import ApiUnavailable, Conflict, Forbidden, NotFound, Recorder
-from tests.webhook.alerts import alert, body
 
 pytestmark = pytest.mark.unit
 

@@ -21,6 +21,7 @@ from kubernetes.client.rest import ApiException
 
 from genre_monitor import api
 from genre_monitor.webhook_token import namespace_token
+from genre_monitor_dev.alerts import STARTS_AT, alert, body, notification
 from genre_monitor_dev.operator_process import (
     RELEASE_NAMESPACE,
     TOKEN_SECRET,
@@ -28,15 +29,14 @@ from genre_monitor_dev.operator_process import (
     install_operator_identity,
 )
 from genre_monitor_dev.procs import wait_until
-from tests.fixtures.cluster import TEST_NAMESPACE_LABEL
-from tests.webhook.alerts import STARTS_AT, alert, body, notification
-from tests.webhook.process import WebhookProcess
-from tests.webhook.test_webhook_cluster import (
+from genre_monitor_dev.webhook_process import (
+    WebhookProcess,
     make_monitor,
     pending,
     read,
     render_webhook_rbac,
 )
+from tests.fixtures.cluster import TEST_NAMESPACE_LABEL
 
 pytestmark = pytest.mark.integration
 
@@ -64,9 +64,14 @@ def tenants(k8s_cluster, k8s_api, tmp_path_factory):
     operator = OperatorProcess(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
     operator.start()
     try:
-        yield {namespace: _wait_for_token(core, namespace) for namespace in namespaces}
+        tokens = {namespace: _wait_for_token(core, namespace) for namespace in namespaces}
     finally:
+        # Stopped before the tests: its status writes would change the
+        # resourceVersions they compare.
         operator.stop()
+    try:
+        yield tokens
+    finally:
         for namespace in namespaces:
             core.delete_namespace(namespace)
 

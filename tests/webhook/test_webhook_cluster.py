@@ -5,7 +5,6 @@ retrain requests on GenreMonitors in the real kube-apiserver."""
 from __future__ import annotations
 
 import copy
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -20,19 +19,23 @@ from kubernetes.client.rest import ApiException
 
 from genre_monitor import api
 from genre_monitor.retrain_request import RetrainRequest
-from genre_monitor_dev.paths import REPO_ROOT, tool
-from tests.webhook.alerts import STARTS_AT, alert, body, notification
+from genre_monitor_dev.alerts import STARTS_AT, alert, body, notification
+from genre_monitor_dev.webhook_process import (
+    CRD_FILE,
+    WebhookProcess,
+    free_port,
+    make_monitor,
+    pending,
+    read,
+    render_webhook_rbac,
+)
 from tests.webhook.conftest import TOKEN
-from tests.webhook.process import WebhookProcess, free_port
 from tests.webhook.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
-CRD_FILE = REPO_ROOT / "crds" / "genremonitor.yaml"
-CHART = REPO_ROOT / "charts" / "genre-monitor"
 RECORDED = "genre_monitor_webhook_retrain_requests_recorded_total"
 IGNORED = "genre_monitor_webhook_alerts_ignored_total"
-FEATURES = [f"mfcc_{i}" for i in range(1, 14)]
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +48,7 @@ def custom(k8s_api, genremonitor_crd):
     return CustomObjectsApi(k8s_api)
 
 
-def render_webhook_rbac(namespace: str, *watched: str) -> list[dict]:
-    """The chart's webhook ServiceAccount (in ``namespace``) and RBAC over the
-    watched namespaces (default: that one)."""
-    rendered = subprocess.run(
-        [
-            tool("helm"), "template", "gm", str(CHART), "--namespace", namespace,
-            "--show-only", "templates/webhook-serviceaccount.yaml",
-            "--show-only", "templates/webhook-rbac.yaml",
-            "--set", f"operator.watchNamespaces={{{','.join(watched or (namespace,))}}}",
-        ],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+
 
 
 @pytest.fixture
@@ -76,39 +67,7 @@ def webhook(start_webhook, webhook_kubeconfig) -> WebhookProcess:
     return start_webhook(kubeconfig=webhook_kubeconfig)
 
 
-def make_monitor(custom, namespace, name="gtzan", triggers=(api.ALERT_ACCURACY,)) -> dict:
-    job = {"name": "train", "image": "genre-monitor:dev", "args": ["train"]}
-    return custom.create_namespaced_custom_object(
-        api.GROUP, api.VERSION, namespace, api.PLURAL,
-        {
-            "apiVersion": api.API_VERSION,
-            "kind": api.KIND,
-            "metadata": {"name": name},
-            "spec": {
-                "reference": {"uri": "file:///data/reference.parquet"},
-                "current": {"uri": "file:///data/current.parquet"},
-                "columns": {
-                    "features": FEATURES,
-                    "prediction": "predicted_genre",
-                    "target": "actual_genre",
-                },
-                "alerts": {"accuracyMin": 0.85},
-                "retrain": {
-                    "triggers": list(triggers),
-                    "cooldown": "1h",
-                    "jobTemplate": {"spec": {"template": {"spec": {"containers": [job]}}}},
-                },
-            },
-        },
-    )  # fmt: skip
 
-
-def read(custom, namespace, name="gtzan") -> dict:
-    return custom.get_namespaced_custom_object(api.GROUP, api.VERSION, namespace, api.PLURAL, name)
-
-
-def pending(obj: dict) -> dict | None:
-    return obj.get("status", {}).get("retrain", {}).get("pendingRequest")
 
 
 def test_firing_trigger_is_recorded_through_the_status_subresource(webhook, custom, k8s_namespace):

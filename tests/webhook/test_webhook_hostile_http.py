@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from genre_monitor.webhook_token import namespace_token
-from tests.webhook.alerts import alert, body, notification
+from genre_monitor_dev.alerts import alert, body, notification
 from tests.webhook.conftest import TOKEN
 from tests.webhook.test_webhook_http import IGNORED, REQUESTS, delta
 

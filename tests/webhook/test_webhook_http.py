@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from genre_monitor.webhook_token import namespace_token
-from tests.webhook.alerts import alert, body, notification
+from genre_monitor_dev.alerts import alert, body, notification
 from tests.webhook.conftest import TOKEN
 
 pytestmark = pytest.mark.integration
@@ -230,7 +230,7 @@ def test_only_post_is_accepted_on_alerts(webhook):
 
 
 def test_unusable_kubernetes_configuration_exits_2_with_a_clear_message(tmp_path, token_file):
-    from tests.webhook.process import webhook_command
+    from genre_monitor_dev.webhook_process import webhook_command
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
     env.pop("KUBECONFIG", None)
@@ -249,7 +249,7 @@ def test_unusable_kubernetes_configuration_exits_2_with_a_clear_message(tmp_path
 
 
 def test_bad_flags_are_usage_errors(token_file):
-    from tests.webhook.process import webhook_command
+    from genre_monitor_dev.webhook_process import webhook_command
 
     for flag in (
         "--port=0",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,11 +15,9 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from genre_monitor import api
+from genre_monitor_dev.paths import REPO_ROOT, tool
+from genre_monitor_dev.procs import free_port
 
 
 def webhook_command() -> list[str]:
@@ -139,3 +136,59 @@ class WebhookProcess:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+# The chart and the GenreMonitors a webhook test or benchmark runs against.
+CHART = REPO_ROOT / "charts" / "genre-monitor"
+CRD_FILE = REPO_ROOT / "crds" / "genremonitor.yaml"
+FEATURES = [f"mfcc_{i}" for i in range(1, 14)]
+
+
+def render_webhook_rbac(namespace: str, *watched: str) -> list[dict]:
+    """The chart's webhook ServiceAccount (in ``namespace``) and RBAC over the
+    watched namespaces (default: that one)."""
+    rendered = subprocess.run(
+        [
+            tool("helm"), "template", "gm", str(CHART), "--namespace", namespace,
+            "--show-only", "templates/webhook-serviceaccount.yaml",
+            "--show-only", "templates/webhook-rbac.yaml",
+            "--set", f"operator.watchNamespaces={{{','.join(watched or (namespace,))}}}",
+        ],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+
+
+def make_monitor(custom, namespace, name="gtzan", triggers=(api.ALERT_ACCURACY,)) -> dict:
+    job = {"name": "train", "image": "genre-monitor:dev", "args": ["train"]}
+    return custom.create_namespaced_custom_object(
+        api.GROUP, api.VERSION, namespace, api.PLURAL,
+        {
+            "apiVersion": api.API_VERSION,
+            "kind": api.KIND,
+            "metadata": {"name": name},
+            "spec": {
+                "reference": {"uri": "file:///data/reference.parquet"},
+                "current": {"uri": "file:///data/current.parquet"},
+                "columns": {
+                    "features": FEATURES,
+                    "prediction": "predicted_genre",
+                    "target": "actual_genre",
+                },
+                "alerts": {"accuracyMin": 0.85},
+                "retrain": {
+                    "triggers": list(triggers),
+                    "cooldown": "1h",
+                    "jobTemplate": {"spec": {"template": {"spec": {"containers": [job]}}}},
+                },
+            },
+        },
+    )  # fmt: skip
+
+
+def read(custom, namespace, name="gtzan") -> dict:
+    return custom.get_namespaced_custom_object(api.GROUP, api.VERSION, namespace, api.PLURAL, name)
+
+
+def pending(obj: dict) -> dict | None:
+    return obj.get("status", {}).get("retrain", {}).get("pendingRequest")
