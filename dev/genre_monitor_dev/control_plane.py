@@ -47,13 +47,19 @@ PROMETHEUS_OPERATOR_VERSION = "v0.85.0"
 PROMETHEUS_OPERATOR_CRD_DIR = "example/prometheus-operator-crd"
 
 
-def kubernetes_version() -> str:
-    """The k8s.io/kubernetes version pinned in the tools module: the one fact."""
-    go_mod = (TOOLS_MODULE_DIR / "go.mod").read_text()
-    match = re.search(r"^\s*k8s\.io/kubernetes\s+(v\S+)", go_mod, re.MULTILINE)
+def pinned_version(module_dir: Path, module: str) -> str:
+    """The version of ``module`` required by the go.mod in ``module_dir``: the one
+    fact each build and cache key reads."""
+    go_mod = module_dir / "go.mod"
+    match = re.search(rf"^\s*{re.escape(module)}\s+(v\S+)", go_mod.read_text(), re.MULTILINE)
     if match is None:
-        raise RuntimeError(f"{TOOLS_MODULE_DIR / 'go.mod'}: no k8s.io/kubernetes requirement")
+        raise RuntimeError(f"{go_mod}: no {module} requirement")
     return match.group(1)
+
+
+def kubernetes_version() -> str:
+    """The k8s.io/kubernetes version pinned in the tools module."""
+    return pinned_version(TOOLS_MODULE_DIR, "k8s.io/kubernetes")
 
 
 def binary_cache_dir() -> Path:
@@ -203,12 +209,8 @@ def prometheus_operator_crd_paths() -> list[Path]:
 
 
 def coredns_version() -> str:
-    """The github.com/coredns/coredns version pinned in its module (the one fact)."""
-    go_mod = (COREDNS_MODULE_DIR / "go.mod").read_text()
-    match = re.search(r"^\s*github\.com/coredns/coredns\s+(v\S+)", go_mod, re.MULTILINE)
-    if match is None:
-        raise RuntimeError(f"{COREDNS_MODULE_DIR / 'go.mod'}: no github.com/coredns/coredns")
-    return match.group(1)
+    """The github.com/coredns/coredns version pinned in its module."""
+    return pinned_version(COREDNS_MODULE_DIR, "github.com/coredns/coredns")
 
 
 def coredns_binary() -> Path:

@@ -209,6 +209,17 @@ def build_pause_binary(dest: Path) -> None:
             cwd=module, env=go_env())
 
 
+def single_binary_image(image: str, key: str, binary: Path, user: str) -> str:
+    """``image``: one static binary at its absolute path as the entrypoint (an
+    empty root has no PATH to search), rebuilt only when ``key`` changes."""
+    if image_label(image, KEY_LABEL) != key:
+        entrypoint = f"/{binary.name}"
+        commit_from_root(image, key, [(binary, entrypoint)],
+                         [f'--entrypoint=["{entrypoint}"]', f"--user={user}"])
+        say(f"built {image}")
+    return image
+
+
 def ensure_pause_image() -> str:
     key = hashlib.sha256(PAUSE_SOURCE.encode()).hexdigest()[:12]
     if image_label(PAUSE_IMAGE, KEY_LABEL) == key:
@@ -216,14 +227,7 @@ def ensure_pause_image() -> str:
     with tempfile.TemporaryDirectory() as build:
         binary = Path(build, "pause")
         build_pause_binary(binary)
-        commit_from_root(
-            PAUSE_IMAGE,
-            key,
-            [(binary, "/pause")],
-            ['--entrypoint=["/pause"]', "--user=65535:65535"],
-        )
-    say(f"built {PAUSE_IMAGE}")
-    return PAUSE_IMAGE
+        return single_binary_image(PAUSE_IMAGE, key, binary, "65535:65535")
 
 
 def coredns_image() -> str:
@@ -236,19 +240,8 @@ def ensure_coredns_image() -> str:
     from genre_monitor_dev.control_plane import ensure_coredns
 
     binary = ensure_coredns()
-    image = coredns_image()
     key = hashlib.sha256(binary.read_bytes()).hexdigest()[:12]
-    if image_label(image, KEY_LABEL) == key:
-        return image
-    # The absolute entrypoint: an empty root has no PATH to search.
-    commit_from_root(
-        image,
-        key,
-        [(binary, "/coredns")],
-        ['--entrypoint=["/coredns"]', "--user=65532:65532"],
-    )
-    say(f"built {image}")
-    return image
+    return single_binary_image(coredns_image(), key, binary, "65532:65532")
 
 
 # --------------------------------------------------------------- project images

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genre_monitor import api
+
 GENRES: tuple[str, ...] = (
     "blues",
     "classical",
@@ -153,3 +155,20 @@ def write_reference_and_current(
         write_parquet(reference, folder / "reference.parquet"),
         write_parquet(current, folder / "current.parquet"),
     )
+
+
+def monitor_manifest(name: str, features: Sequence[str] = FEATURES, **sections: dict) -> dict:
+    """A GenreMonitor over this module's prediction log, its two files under /data;
+    ``sections`` add spec sections (alerts, retrain, exporter, ...)."""
+    return {
+        "apiVersion": api.API_VERSION,
+        "kind": api.KIND,
+        "metadata": {"name": name},
+        "spec": {
+            "reference": {"uri": "file:///data/reference.parquet"},
+            "current": {"uri": "file:///data/current.parquet"},
+            "columns": {"features": list(features), "prediction": PREDICTION_COLUMN,
+                        "target": TARGET_COLUMN},
+            **sections,
+        },
+    }

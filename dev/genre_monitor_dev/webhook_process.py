@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from genre_monitor import api
 from genre_monitor_dev.paths import REPO_ROOT, tool
 from genre_monitor_dev.procs import free_port
+from genre_monitor_dev.synthetic import monitor_manifest
 
 
 def webhook_command() -> list[str]:
@@ -163,27 +164,12 @@ def make_monitor(custom, namespace, name="gtzan", triggers=(api.ALERT_ACCURACY,)
     job = {"name": "train", "image": "genre-monitor:dev", "args": ["train"]}
     return custom.create_namespaced_custom_object(
         api.GROUP, api.VERSION, namespace, api.PLURAL,
-        {
-            "apiVersion": api.API_VERSION,
-            "kind": api.KIND,
-            "metadata": {"name": name},
-            "spec": {
-                "reference": {"uri": "file:///data/reference.parquet"},
-                "current": {"uri": "file:///data/current.parquet"},
-                "columns": {
-                    "features": FEATURES,
-                    "prediction": "predicted_genre",
-                    "target": "actual_genre",
-                },
-                "alerts": {"accuracyMin": 0.85},
-                "retrain": {
-                    "triggers": list(triggers),
-                    "cooldown": "1h",
-                    "jobTemplate": {"spec": {"template": {"spec": {"containers": [job]}}}},
-                },
-            },
-        },
-    )  # fmt: skip
+        monitor_manifest(name, FEATURES, alerts={"accuracyMin": 0.85}, retrain={
+            "triggers": list(triggers),
+            "cooldown": "1h",
+            "jobTemplate": {"spec": {"template": {"spec": {"containers": [job]}}}},
+        }),
+    )
 
 
 def read(custom, namespace, name="gtzan") -> dict:

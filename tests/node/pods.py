@@ -8,6 +8,8 @@ from typing import Any
 
 from kubernetes.client import CoreV1Api
 
+from genre_monitor_dev.synthetic import monitor_manifest
+
 # What the restricted Pod Security Standard asks of every Pod and container,
 # as the chart's and the operator's own manifests set it.
 POD_SECURITY = {
@@ -96,3 +98,12 @@ def pod_process(uid: str) -> int:
         except OSError:
             continue
     raise LookupError(f"no process in the cgroup of Pod {uid}")
+
+
+def monitor_on_configmap(name: str, data_configmap: str, features: list[str]) -> dict:
+    """A GenreMonitor whose exporter reads its two parquet files from a ConfigMap
+    mounted at /data (no object store on the node)."""
+    return monitor_manifest(name, features, exporter={
+        "volumes": [{"name": "data", "configMap": {"name": data_configmap}}],
+        "volumeMounts": [{"name": "data", "mountPath": "/data", "readOnly": True}],
+    })

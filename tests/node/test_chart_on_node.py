@@ -17,7 +17,7 @@ from genre_monitor import api
 from genre_monitor_dev.images import PROJECT_IMAGE_TAG
 from genre_monitor_dev.paths import REPO_ROOT, tool
 from tests.fixtures.node import RESTRICTED
-from tests.node.pods import wait_ready
+from tests.node.pods import monitor_on_configmap, wait_ready
 
 pytestmark = pytest.mark.node
 
@@ -61,21 +61,9 @@ def test_the_chart_runs_on_the_node(node_cluster, tmp_path):
                 "current.parquet": base64.b64encode(current.read_bytes()).decode(),
             },
         })
-        custom.create_namespaced_custom_object(api.GROUP, api.VERSION, NAMESPACE, api.PLURAL, {
-            "apiVersion": api.API_VERSION,
-            "kind": api.KIND,
-            "metadata": {"name": "on-node"},
-            "spec": {
-                "reference": {"uri": "file:///data/reference.parquet"},
-                "current": {"uri": "file:///data/current.parquet"},
-                "columns": {"features": list(FEATURES[:3]), "prediction": "predicted_genre",
-                            "target": "actual_genre"},
-                "exporter": {
-                    "volumes": [{"name": "data", "configMap": {"name": "node-data"}}],
-                    "volumeMounts": [{"name": "data", "mountPath": "/data", "readOnly": True}],
-                },
-            },
-        })
+        custom.create_namespaced_custom_object(
+            api.GROUP, api.VERSION, NAMESPACE, api.PLURAL,
+            monitor_on_configmap("on-node", "node-data", list(FEATURES[:3])))
         timeline["GenreMonitor applied"] = time.monotonic() - begin
         wait_ready(core, NAMESPACE,
                    f"{api.LABEL_INSTANCE}=on-node,{api.LABEL_COMPONENT}=exporter")

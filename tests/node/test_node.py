@@ -23,6 +23,7 @@ from genre_monitor import api, metric_names
 from genre_monitor_dev import network_safety, node
 from genre_monitor_dev.images import project_image
 from tests.node.pods import (
+    monitor_on_configmap,
     pod_process,
     python_pod,
     run_to_completion,
@@ -169,21 +170,7 @@ def test_the_exporter_runs_as_a_restricted_pod_and_serves_metrics(
     reference, current = write_reference_and_current(tmp_path, reference_rows=300,
                                                      current_rows=300, drift={FEATURES[0]: 2.0})
     name = f"node-{uuid.uuid4().hex[:6]}"
-    monitor = {
-        "apiVersion": api.API_VERSION,
-        "kind": api.KIND,
-        "metadata": {"name": name},
-        "spec": {
-            "reference": {"uri": "file:///data/reference.parquet"},
-            "current": {"uri": "file:///data/current.parquet"},
-            "columns": {"features": list(FEATURES[:3]), "prediction": "predicted_genre",
-                        "target": "actual_genre"},
-            "exporter": {
-                "volumes": [{"name": "data", "configMap": {"name": f"{name}-data"}}],
-                "volumeMounts": [{"name": "data", "mountPath": "/data", "readOnly": True}],
-            },
-        },
-    }
+    monitor = monitor_on_configmap(name, f"{name}-data", list(FEATURES[:3]))
     config = OperatorConfig(exporter_image=project_image("exporter"),
                             exporter_image_pull_policy="IfNotPresent")
     with node_cluster.api_client() as client:
