@@ -83,7 +83,6 @@ NODE_CONTROLLERS = (
 )
 
 START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 10.0
 
 
 def say(message: str) -> None:

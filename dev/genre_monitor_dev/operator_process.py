@@ -26,9 +26,9 @@ SERVICE_ACCOUNT = f"{RELEASE}-genre-monitor-operator"
 TOKEN_SECRET = f"{RELEASE}-genre-monitor-webhook-token"
 WEBHOOK_URL = f"http://{RELEASE}-genre-monitor-webhook.{RELEASE_NAMESPACE}.svc:8080/alerts"
 # kopf's own words for RBAC trouble, and the apiserver's (whole words: the
-# operator's own condition reason PodSpecForbidden is not about permissions).
-PERMISSION_ERRORS = re.compile(
-    r"\b[Ff]orbidden\b|Not enough permissions|status=403|code.: 403")
+# operator's own condition reason PodSpecForbidden is not about permissions,
+# and a port such as 40321 is not a 403).
+PERMISSION_ERRORS = re.compile(r"\b[Ff]orbidden\b|Not enough permissions|\b403\b")
 
 
 def render_chart(*templates: str, values: dict | None = None) -> list[dict]:

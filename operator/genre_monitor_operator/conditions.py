@@ -6,6 +6,7 @@ when a condition's status changes, and each carries observedGeneration.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,6 +26,14 @@ class Condition:
     status: str
     reason: str
     message: str
+
+
+def find_condition(body: Mapping, type_: str) -> Mapping | None:
+    """The condition of ``type_`` in a GenreMonitor body's status, if any."""
+    for condition in (body.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == type_:
+            return condition
+    return None
 
 
 def merge_conditions(current: list[dict] | None, updates: list[Condition], now: datetime,

@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from genre_monitor_operator import decisions
+from genre_monitor_operator.conditions import READY, find_condition
 
 PORT_ENV = "GENRE_MONITOR_METRICS_PORT"
 PREFIX = "genre_monitor_operator_"
@@ -61,10 +62,8 @@ def reconcile_result(outcome) -> str:
 
 
 def ready_status(body: Mapping) -> str:
-    for condition in (body.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready" and condition.get("status") in READY_VALUES:
-            return condition["status"]
-    return "Unknown"
+    status = (find_condition(body, READY) or {}).get("status")
+    return status if status in READY_VALUES else "Unknown"
 
 
 def count_by_ready(bodies: Iterable[Mapping]) -> dict[str, int]:

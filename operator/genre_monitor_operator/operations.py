@@ -95,8 +95,9 @@ def reconcile_monitor(kube: Kube, config: OperatorConfig, body: dict,
     def compute(current: dict) -> dict | None:
         # Only the resync reads the exporter: a reconcile between two resyncs keeps
         # the DataOverLimit it found rather than flapping Ready back to True.
-        keep = not read_evaluation and not problems and _ready_reason(current) == (
-            conditions.DATA_OVER_LIMIT)
+        ready_now = conditions.find_condition(current, conditions.READY) or {}
+        keep = (not read_evaluation and not problems
+                and ready_now.get("reason") == conditions.DATA_OVER_LIMIT)
         all_updates = [*updates, *([] if keep else [ready]),
                        conditions.retraining_condition(retrain_status(current))]
         patch = conditions.conditions_patch(current, all_updates, now) or {}
@@ -109,13 +110,6 @@ def reconcile_monitor(kube: Kube, config: OperatorConfig, body: dict,
     after = update_status(kube, body, compute)
     outcome.transitions = _transitions(body, after)
     return outcome
-
-
-def _ready_reason(body: dict) -> str | None:
-    for condition in (body.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == conditions.READY:
-            return condition.get("reason")
-    return None
 
 
 def monitor_jobs(kube: Kube, monitor: Monitor) -> list[decisions.JobSummary]:
